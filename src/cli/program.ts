@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import type { CliIo } from './cli-io.ts';
+import { idCommand } from './id-command.ts';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+/** The `vdc` command tree. Each program contributes its subcommands; none holds logic here. */
+export function createProgram(io: CliIo): Command {
+  const program = new Command('vdc')
+    .description('VDC: a virtual data center that the people who host it cannot open')
+    .version(VERSION, '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  program.addCommand(idCommand(io));
+  // Every command parses strictly and reports usage errors through runCli, with exit code 2.
+  const strict = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    cmd.commands.forEach(strict);
+  };
+  strict(program);
+  return program;
+}
