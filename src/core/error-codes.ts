@@ -1,6 +1,7 @@
 import { CORE_CODES } from './error-codes/core.ts';
 import { IDENTITY_CODES } from './error-codes/identity.ts';
 import { LEDGER_CODES } from './error-codes/ledger.ts';
+import { RELAY_CODES } from './error-codes/relay.ts';
 import { ZDB_CODES } from './error-codes/zdb.ts';
 import { ZSTOR_CODES } from './error-codes/zstor.ts';
 
@@ -24,6 +25,7 @@ export const ERROR_CODES = {
   ...CORE_CODES,
   ...IDENTITY_CODES,
   ...LEDGER_CODES,
+  ...RELAY_CODES,
   ...ZDB_CODES,
   ...ZSTOR_CODES,
 } as const satisfies Record<string, ErrorKind>;
