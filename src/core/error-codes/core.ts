@@ -21,4 +21,9 @@ export const CORE_CODES = {
   FILE_NOT_FOUND: 'not-found',
   FILE_UNREADABLE: 'invalid',
   FILE_WRITE_FAILED: 'internal',
+  ENDPOINT_NOT_FOUND: 'not-found',
+  METHOD_NOT_ALLOWED: 'usage',
+  PEER_UNREACHABLE: 'unavailable',
+  PEER_TIMEOUT: 'unavailable',
+  PEER_PROTOCOL: 'invalid',
 } as const satisfies Record<string, ErrorKind>;

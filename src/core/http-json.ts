@@ -1,0 +1,116 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fail } from './assert.ts';
+import { asVdcError, httpStatusOf } from './errors.ts';
+import type { JsonValue } from './canonical-json.ts';
+import { parseJson } from './strict-json.ts';
+
+/*
+ * The edge of VDC's JSON-over-HTTP servers: bounded bodies, strict JSON, a small router,
+ * and VdcErrors mapped to statuses with `{error: {code, message}}` bodies. Handlers are plain
+ * functions of a request context, so they are tested in-process without a socket.
+ */
+
+export interface HttpRequestContext {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  params: Record<string, string>;
+  /** The parsed JSON body (POST/PUT), or undefined. */
+  body: JsonValue | undefined;
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+/** What a handler returns: a JSON value (status 200), or `undefined` when it answered `res` itself. */
+export type HttpHandler = (ctx: HttpRequestContext) => Promise<unknown> | unknown;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: HttpHandler;
+}
+
+export class JsonRouter {
+  readonly #routes: Route[] = [];
+  readonly #maxBodyBytes: number;
+
+  constructor(opts: { maxBodyBytes?: number } = {}) {
+    this.#maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
+  }
+
+  /** Adds a route; `path` may hold `:name` segments, matched as one non-empty segment. */
+  on(method: string, path: string, handler: HttpHandler): this {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${path.replace(/:([a-zA-Z]+)/g, (_, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      })}$`,
+    );
+    this.#routes.push({ method, pattern, names, handler });
+    return this;
+  }
+
+  /** The node:http request listener. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#handle(req, res).catch((err: unknown) => sendError(res, err));
+  };
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    let allowed = false;
+    for (const route of this.#routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m) continue;
+      allowed = true;
+      if (route.method !== method) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        params[name] = decodeURIComponent(m[i + 1] ?? '');
+      });
+      const body = method === 'POST' || method === 'PUT' ? await readJsonBody(req, this.#maxBodyBytes) : undefined;
+      const result = await route.handler({ method, path: url.pathname, query: url.searchParams, params, body, req, res });
+      if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
+      return;
+    }
+    if (allowed) fail('METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}`);
+    fail('ENDPOINT_NOT_FOUND', `no such endpoint: ${url.pathname}; see the API in docs/`);
+  }
+}
+
+/**
+ * Reads a request body of at most `maxBytes` and parses it strictly.
+ * @throws VdcError INPUT_TOO_LARGE, JSON_*
+ */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<JsonValue> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) fail('INPUT_TOO_LARGE', `the body is ${declared} bytes; at most ${maxBytes} are accepted`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.destroy();
+      fail('INPUT_TOO_LARGE', `the body exceeds ${maxBytes} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return parseJson(Buffer.concat(chunks));
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const error = asVdcError(err);
+  if (res.headersSent) {
+    res.destroy(error);
+    return;
+  }
+  sendJson(res, httpStatusOf(error), { error: error.toJSON() });
+}
