@@ -123,13 +123,17 @@ export function readBase64(
   return value;
 }
 
-const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A lowercase DNS name of LDH labels (RFC 1123), at most 253 characters. */
 export function readDnsName(value: unknown, label: string, code: ErrorCode): string {
   assertString(value, label, { min: 1, max: 253 }, code);
   if (!DNS_NAME.test(value))
-    fail(code, `'${label}' must be a lowercase DNS name (letters, digits, '-', dots), got ${JSON.stringify(value)}`);
+    fail(
+      code,
+      `'${label}' must be a lowercase DNS name (letters, digits, '-', dots), got ${JSON.stringify(value)}`,
+    );
   return value;
 }
 
@@ -140,14 +144,22 @@ export function readDnsName(value: unknown, label: string, code: ErrorCode): str
 export function readHostPort(value: unknown, label: string, code: ErrorCode): string {
   assertString(value, label, { min: 3, max: 261 }, code);
   const bad = () =>
-    fail(code, `'${label}' must be host:port (IPv4, [IPv6] or a DNS name, port 1..65535), got ${JSON.stringify(value)}`);
+    fail(
+      code,
+      `'${label}' must be host:port (IPv4, [IPv6] or a DNS name, port 1..65535), got ${JSON.stringify(value)}`,
+    );
   const colon = value.lastIndexOf(':');
   if (colon < 1) bad();
   const host = value.slice(0, colon);
   const port = value.slice(colon + 1);
   if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535) bad();
   if (host.startsWith('[')) {
-    if (!host.endsWith(']') || isIP(host.slice(1, -1)) !== 6 || host.slice(1, -1) !== host.slice(1, -1).toLowerCase()) bad();
+    if (
+      !host.endsWith(']') ||
+      isIP(host.slice(1, -1)) !== 6 ||
+      host.slice(1, -1) !== host.slice(1, -1).toLowerCase()
+    )
+      bad();
   } else if (isIP(host) !== 4 && !DNS_NAME.test(host)) {
     bad();
   }
@@ -163,8 +175,16 @@ export function readWsUrl(value: unknown, label: string, code: ErrorCode): strin
   } catch {
     fail(code, `'${label}' must be a ws:// or wss:// URL, got ${JSON.stringify(value)}`);
   }
-  if ((url.protocol !== 'ws:' && url.protocol !== 'wss:') || url.href !== value || url.username || url.password)
-    fail(code, `'${label}' must be a ws:// or wss:// URL without credentials, written as ${JSON.stringify(url.href)}`);
+  if (
+    (url.protocol !== 'ws:' && url.protocol !== 'wss:') ||
+    url.href !== value ||
+    url.username ||
+    url.password
+  )
+    fail(
+      code,
+      `'${label}' must be a ws:// or wss:// URL without credentials, written as ${JSON.stringify(url.href)}`,
+    );
   return value;
 }
 
@@ -176,7 +196,15 @@ export function readCidr(value: unknown, label: string, code: ErrorCode): string
   const prefix = slash < 0 ? '' : value.slice(slash + 1);
   const family = isIP(address);
   const max = family === 4 ? 32 : 128;
-  if (family === 0 || !/^(?:0|[1-9][0-9]{0,2})$/.test(prefix) || Number(prefix) > max || address !== address.toLowerCase())
-    fail(code, `'${label}' must be an IP network in CIDR notation (e.g. 192.0.2.0/24), got ${JSON.stringify(value)}`);
+  if (
+    family === 0 ||
+    !/^(?:0|[1-9][0-9]{0,2})$/.test(prefix) ||
+    Number(prefix) > max ||
+    address !== address.toLowerCase()
+  )
+    fail(
+      code,
+      `'${label}' must be an IP network in CIDR notation (e.g. 192.0.2.0/24), got ${JSON.stringify(value)}`,
+    );
   return value;
 }

@@ -72,11 +72,22 @@ export interface Submission {
   sig: string;
 }
 
-export interface Leaf extends Submission {
+export interface TxLeaf extends Submission {
   /** Position in the log, from 0. */
   seq: number;
   /** The ledger's time when it accepted the transaction, Unix ms; every rule is evaluated at it. */
   acceptedAt: number;
+}
+
+/**
+ * Any leaf-shaped value, such as the log's own leaf type: the projection parses `tx` and
+ * `sig` strictly itself, so it takes them untyped.
+ */
+export interface LeafInput {
+  seq: number;
+  acceptedAt: number;
+  tx: object;
+  sig: string;
 }
 
 /** Types that create the signer's own twin, so `twin` is 0 and the signer is a new key. */
