@@ -16,6 +16,12 @@ function isOdd(n: number): boolean {
   return n % 2 === 1;
 }
 
+function isPowerOfTwo(n: number): boolean {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p === n;
+}
+
 function half(n: number): number {
   return Math.floor(n / 2);
 }
@@ -42,7 +48,13 @@ function parseSize(value: unknown, label: string): number {
  */
 export function parseInclusionProof(value: unknown): InclusionProof {
   assertObject(value, 'inclusion proof', 'PROOF_MALFORMED');
-  assertExactKeys(value, 'inclusion proof', ['leafIndex', 'treeSize', 'path'], [], 'PROOF_MALFORMED');
+  assertExactKeys(
+    value,
+    'inclusion proof',
+    ['leafIndex', 'treeSize', 'path'],
+    [],
+    'PROOF_MALFORMED',
+  );
   const leafIndex = parseSize(value['leafIndex'], 'leafIndex');
   const treeSize = parseSize(value['treeSize'], 'treeSize');
   parsePath(value['path'], 'inclusion proof');
@@ -55,7 +67,13 @@ export function parseInclusionProof(value: unknown): InclusionProof {
  */
 export function parseConsistencyProof(value: unknown): ConsistencyProof {
   assertObject(value, 'consistency proof', 'PROOF_MALFORMED');
-  assertExactKeys(value, 'consistency proof', ['oldSize', 'newSize', 'path'], [], 'PROOF_MALFORMED');
+  assertExactKeys(
+    value,
+    'consistency proof',
+    ['oldSize', 'newSize', 'path'],
+    [],
+    'PROOF_MALFORMED',
+  );
   const oldSize = parseSize(value['oldSize'], 'oldSize');
   const newSize = parseSize(value['newSize'], 'newSize');
   parsePath(value['path'], 'consistency proof');
@@ -74,22 +92,24 @@ function inclusionFailed(proof: InclusionProof, why: string): never {
  * leaves whose root is `root` (RFC 9162 §2.1.3.2).
  * @throws VdcError PROOF_INCLUSION_INVALID, PROOF_MALFORMED
  */
-export function verifyInclusion(proof: InclusionProof, leafHash: Uint8Array, root: Uint8Array): void {
+export function verifyInclusion(
+  proof: InclusionProof,
+  leafHash: Uint8Array,
+  root: Uint8Array,
+): void {
   const { leafIndex, treeSize } = parseInclusionProof(proof);
   const path = parsePath(proof.path, 'inclusion proof');
   if (leafIndex >= treeSize) inclusionFailed(proof, 'the leaf index is not below the tree size');
   let fn = leafIndex;
   let sn = treeSize - 1;
-  let r = Buffer.from(leafHash);
+  let r: Buffer = Buffer.from(leafHash);
   for (const p of path) {
     if (sn === 0) inclusionFailed(proof, 'the path is longer than the tree is deep');
     if (isOdd(fn) || fn === sn) {
       r = hashChildren(p, r);
-      if (!isOdd(fn)) {
-        while (!isOdd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
       }
     } else {
       r = hashChildren(r, p);
@@ -124,35 +144,36 @@ export function verifyConsistency(
   const path = parsePath(proof.path, 'consistency proof');
   if (oldSize > newSize) consistencyFailed(proof, 'the new tree is smaller than the old one');
   if (oldSize === 0 || oldSize === newSize) {
-    if (path.length !== 0) consistencyFailed(proof, 'there is nothing to prove, yet the path is not empty');
+    if (path.length !== 0)
+      consistencyFailed(proof, 'there is nothing to prove, yet the path is not empty');
     if (oldSize === 0 && !sameHash(oldRoot, EMPTY_ROOT))
       consistencyFailed(proof, 'the old root is not the root of the empty tree');
     if (oldSize === newSize && !sameHash(oldRoot, newRoot))
-      consistencyFailed(proof, `two different roots for one size: ${toHex(oldRoot)} and ${toHex(newRoot)}`);
+      consistencyFailed(
+        proof,
+        `two different roots for one size: ${toHex(oldRoot)} and ${toHex(newRoot)}`,
+      );
     return;
   }
   if (path.length === 0) consistencyFailed(proof, 'the path is empty');
   // Step 2: when the old tree is a complete subtree, its root is the first node of the path.
-  if (Number.isInteger(Math.log2(oldSize)) && 2 ** Math.log2(oldSize) === oldSize)
-    path.unshift(Buffer.from(oldRoot));
+  if (isPowerOfTwo(oldSize)) path.unshift(Buffer.from(oldRoot));
   let fn = oldSize - 1;
   let sn = newSize - 1;
   while (isOdd(fn)) {
     fn = half(fn);
     sn = half(sn);
   }
-  let fr = path[0]!;
-  let sr = path[0]!;
+  let fr: Buffer = path[0]!;
+  let sr: Buffer = path[0]!;
   for (const c of path.slice(1)) {
     if (sn === 0) consistencyFailed(proof, 'the path is longer than the tree is deep');
     if (isOdd(fn) || fn === sn) {
       fr = hashChildren(c, fr);
       sr = hashChildren(c, sr);
-      if (!isOdd(fn)) {
-        while (!isOdd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
       }
     } else {
       sr = hashChildren(sr, c);

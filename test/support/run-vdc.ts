@@ -15,9 +15,15 @@ export interface VdcRun {
  * Runs bin/vdc as a user would: a real process in its own session (so it has no
  * controlling terminal and can never block on a prompt), with `env` over a clean base.
  */
-export function runVdc(args: string[], opts: { env?: Record<string, string | undefined>; input?: string | Buffer } = {}): Promise<VdcRun> {
+export function runVdc(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; input?: string | Buffer } = {},
+): Promise<VdcRun> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root' };
+    const env: Record<string, string> = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: process.env['HOME'] ?? '/root',
+    };
     for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
     const child = spawn(VDC_BIN, args, { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

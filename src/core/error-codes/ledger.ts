@@ -76,4 +76,16 @@ export const LEDGER_CODES = {
   STORE_CORRUPT: 'internal',
   STORE_LEDGER_MISMATCH: 'conflict',
   STORE_CLOSED: 'unavailable',
+  // server and follower
+  LEDGER_KEY_INVALID: 'invalid',
+  LEDGER_KEY_MISMATCH: 'unauthorized',
+  LEDGER_HEAD_INVALID: 'unauthorized',
+  LEDGER_ROLLBACK: 'conflict',
+  LEDGER_FORK: 'conflict',
+  LEDGER_REWRITTEN: 'conflict',
+  LEDGER_STATE_MISMATCH: 'conflict',
+  LEDGER_SPLIT_VIEW: 'conflict',
+  LEDGER_ENTRY_REFUSED: 'conflict',
+  STATE_NOT_FOUND: 'not-found',
+  TWIN_NOT_REGISTERED: 'not-found',
 } as const satisfies Record<string, ErrorKind>;

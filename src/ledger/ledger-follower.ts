@@ -1,0 +1,335 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fail } from '../core/assert.ts';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { asVdcError, VdcError } from '../core/errors.ts';
+import { toHex } from '../core/hex.ts';
+import { httpJson } from '../core/http-client.ts';
+import { readEvents } from '../core/sse.ts';
+import { parseJson } from '../core/strict-json.ts';
+import { ledgerId } from './ledger-id.ts';
+import { type Leaf, leafBytes } from './log-leaf.ts';
+import { MerkleFrontier } from './merkle-frontier.ts';
+import { hashLeaf } from './merkle-hash.ts';
+import { MemoryMerkleTree } from './merkle-memory-tree.ts';
+import { parseConsistencyProof, verifyConsistency } from './merkle-verify.ts';
+import { Projection } from './projection.ts';
+import { type SignedHead, verifyHead } from './signed-head.ts';
+
+/*
+ * The verifying follower: the ledger's public client library, and the only way the node,
+ * gateway, relay and agent learn state. It trusts nothing the server says without proof:
+ *
+ * - heads must be signed by the pinned key; a head smaller than one already verified is a
+ *   rollback, an equal size with another root or a failed consistency proof is a fork;
+ * - leaves are fetched a page at a time and each page is proven a prefix of the verified
+ *   head (consistency proof from the page's end to the head) before it is applied;
+ * - every leaf goes through the same rules as on the ledger, into the follower's own
+ *   projection; a leaf the rules refuse means the ledger signed an invalid log;
+ * - every head a node reports (gossip) is compared with the follower's own tree at that
+ *   size, so a ledger that shows different histories to different parties is caught.
+ *
+ * Any of these is a hard error that names the heads involved; the follower then refuses all
+ * use until it is rebuilt. The last verified head is kept on disk (`stateFile`), so a
+ * restarted follower still refuses a smaller or different log.
+ */
+
+const PAGE = 1000;
+
+export interface FollowerOptions {
+  /** base URL of the ledger, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** the pinned ledger public key (32 raw bytes) */
+  ledgerKey: Uint8Array;
+  /** file holding the last verified head, kept across restarts */
+  stateFile?: string;
+  clock?: Clock;
+  timeoutMs?: number;
+}
+
+export class LedgerFollower {
+  readonly url: string;
+  readonly ledger: string;
+  /** the pinned ledger public key */
+  readonly ledgerKey: Uint8Array;
+  readonly #stateFile: string | undefined;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #projection: Projection;
+  readonly #tree = new MemoryMerkleTree();
+  #frontier = MerkleFrontier.empty();
+  /** the newest head verified, by this process or (at start) by an earlier one */
+  #trusted: SignedHead | undefined;
+  #verifiedAt = 0;
+  #failure: VdcError | undefined;
+  #syncing: Promise<SignedHead> | undefined;
+
+  constructor(opts: FollowerOptions) {
+    this.url = opts.url.replace(/\/+$/, '');
+    this.ledgerKey = opts.ledgerKey;
+    this.ledger = ledgerId(opts.ledgerKey);
+    this.#stateFile = opts.stateFile;
+    this.#clock = opts.clock ?? systemClock;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#projection = new Projection(this.ledger);
+    this.#trusted = this.#loadTrusted();
+  }
+
+  /** The follower's own projection, up to the newest verified head. @throws the follower's hard error */
+  get view(): Projection {
+    if (this.#failure) throw this.#failure;
+    return this.#projection;
+  }
+
+  /** The newest verified head whose leaves are all applied, if any. */
+  get head(): SignedHead | undefined {
+    return this.#trusted && this.#trusted.size === this.#projection.size
+      ? this.#trusted
+      : undefined;
+  }
+
+  /** Local time (ms) at which the newest head was verified; 0 before any. */
+  get verifiedAt(): number {
+    return this.#verifiedAt;
+  }
+
+  get failure(): VdcError | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Fetches the ledger's newest head, proves it consistent with what was verified before,
+   * and applies every leaf up to it. Concurrent calls share one sync.
+   * @throws VdcError LEDGER_ROLLBACK, LEDGER_FORK, LEDGER_REWRITTEN, LEDGER_ENTRY_REFUSED,
+   *   LEDGER_SPLIT_VIEW, HEAD_*, PEER_*
+   */
+  sync(head?: unknown): Promise<SignedHead> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    this.#syncing ??= this.#sync(head).finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
+  async #sync(given: unknown): Promise<SignedHead> {
+    try {
+      const head = verifyHead(given ?? (await this.#get('/v1/head')), this.ledgerKey);
+      await this.#checkAgainstTrusted(head);
+      await this.#catchUp(head);
+      this.#trusted = head;
+      this.#verifiedAt = this.#clock.now();
+      this.#saveTrusted(head);
+      return head;
+    } catch (err) {
+      const error = asVdcError(err);
+      if (
+        error.code.startsWith('LEDGER_') ||
+        error.code.startsWith('PROOF_') ||
+        error.code === 'HEAD_SIGNATURE_INVALID' ||
+        error.code === 'HEAD_WRONG_LEDGER'
+      ) {
+        this.#failure = error;
+      }
+      throw error;
+    }
+  }
+
+  /** Rollback and fork checks of a new head against the newest one verified. */
+  async #checkAgainstTrusted(head: SignedHead): Promise<void> {
+    const old = this.#trusted;
+    if (!old) return;
+    if (head.size < old.size) {
+      fail(
+        'LEDGER_ROLLBACK',
+        `the ledger at ${this.url} presents a head of size ${head.size} (root ${head.root}), smaller than the verified head of size ${old.size} (root ${old.root}): it rolled back its log; do not trust it`,
+      );
+    }
+    if (head.size === old.size) {
+      if (head.root !== old.root) this.#fork(old, head, 'same size, another root');
+      return;
+    }
+    if (old.size === 0) return;
+    const proof = parseConsistencyProof(
+      await this.#get(`/v1/proofs/consistency?from=${old.size}&to=${head.size}`),
+    );
+    if (proof.oldSize !== old.size || proof.newSize !== head.size)
+      this.#fork(old, head, 'the consistency proof is for other sizes');
+    try {
+      verifyConsistency(proof, Buffer.from(old.root, 'hex'), Buffer.from(head.root, 'hex'));
+    } catch (cause) {
+      this.#fork(old, head, (cause as Error).message);
+    }
+  }
+
+  #fork(old: SignedHead, head: SignedHead, why: string): never {
+    fail(
+      'LEDGER_FORK',
+      `the ledger at ${this.url} signed two histories: head (size ${old.size}, root ${old.root}) and head (size ${head.size}, root ${head.root}) are not one log (${why}); keep both heads as evidence`,
+    );
+  }
+
+  /** Fetches, proves and applies leaves from the projection's size up to `head`. */
+  async #catchUp(head: SignedHead): Promise<void> {
+    const target = Buffer.from(head.root, 'hex');
+    while (this.#projection.size < head.size) {
+      const from = this.#projection.size;
+      const page = await this.#entries(from, Math.min(PAGE, head.size - from));
+      if (page.length === 0)
+        fail(
+          'LEDGER_REWRITTEN',
+          `the ledger at ${this.url} signed a head of size ${head.size} but serves no leaf ${from}`,
+        );
+      const frontier = this.#frontier.clone();
+      const hashes = page.map((leaf, i) => {
+        if (leaf.seq !== from + i)
+          fail(
+            'LEDGER_REWRITTEN',
+            `the ledger at ${this.url} served leaf ${leaf.seq} where leaf ${from + i} belongs`,
+          );
+        const hash = hashLeaf(leafBytes(leaf));
+        frontier.append(hash);
+        return hash;
+      });
+      await this.#provePrefix(frontier, head, target);
+      for (const [i, leaf] of page.entries()) {
+        try {
+          this.#projection.apply(leaf);
+        } catch (cause) {
+          fail(
+            'LEDGER_ENTRY_REFUSED',
+            `the ledger at ${this.url} signed head (size ${head.size}, root ${head.root}) over leaf ${leaf.seq}, which the rules refuse (${(cause as VdcError).code}: ${(cause as Error).message})`,
+            cause,
+          );
+        }
+        this.#tree.appendHash(hashes[i]!);
+        await this.#checkReportedHead(leaf, head);
+      }
+      this.#frontier = frontier;
+    }
+  }
+
+  /** Proves that the leaves in `frontier` are a prefix of the log `head` signs. */
+  async #provePrefix(frontier: MerkleFrontier, head: SignedHead, target: Buffer): Promise<void> {
+    const root = frontier.root();
+    if (frontier.size === head.size) {
+      if (!root.equals(target))
+        fail(
+          'LEDGER_REWRITTEN',
+          `the leaves served by ${this.url} hash to root ${toHex(root)}, but its signed head of size ${head.size} has root ${head.root}: the log was rewritten`,
+        );
+      return;
+    }
+    const proof = parseConsistencyProof(
+      await this.#get(`/v1/proofs/consistency?from=${frontier.size}&to=${head.size}`),
+    );
+    try {
+      if (proof.oldSize !== frontier.size || proof.newSize !== head.size)
+        throw new Error('the proof is for other sizes');
+      verifyConsistency(proof, root, target);
+    } catch (cause) {
+      fail(
+        'LEDGER_REWRITTEN',
+        `the first ${frontier.size} leaves served by ${this.url} (root ${toHex(root)}) are not a prefix of its signed head (size ${head.size}, root ${head.root}): the log was rewritten`,
+        cause,
+      );
+    }
+  }
+
+  /** Gossip: a head a node reports must match this follower's own tree at that size. */
+  async #checkReportedHead(leaf: Leaf, head: SignedHead): Promise<void> {
+    const tx = leaf.tx as {
+      type?: unknown;
+      body?: { head?: { size: number; root: string } | null };
+    };
+    const reported = tx.type === 'node.report' ? tx.body?.head : undefined;
+    if (!reported || reported.size === 0) return;
+    const ours = toHex(await this.#tree.root(reported.size));
+    if (ours !== reported.root) {
+      fail(
+        'LEDGER_SPLIT_VIEW',
+        `leaf ${leaf.seq}: a node verified a head of size ${reported.size} with root ${reported.root}, but this log has root ${ours} at that size (current head size ${head.size}, root ${head.root}): the ledger shows different histories to different parties`,
+      );
+    }
+  }
+
+  async #entries(from: number, limit: number): Promise<Leaf[]> {
+    const body = await this.#get(`/v1/entries?from=${from}&limit=${limit}`);
+    const entries =
+      typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? body['entries']
+        : undefined;
+    if (!Array.isArray(entries))
+      fail('PEER_PROTOCOL', `${this.url}/v1/entries did not answer {entries: [...]}`);
+    return entries as unknown as Leaf[];
+  }
+
+  #get(path: string) {
+    return httpJson(`${this.url}${path}`, { timeoutMs: this.#timeoutMs });
+  }
+
+  /**
+   * Follows the ledger's event stream, syncing to every head it announces, until `signal`
+   * aborts or a hard error occurs (then it rejects with it). Network errors reconnect with
+   * backoff; `onHead` is called after each verified head.
+   */
+  async follow(
+    signal: AbortSignal,
+    onHead?: (head: SignedHead) => void,
+    onError?: (err: VdcError) => void,
+  ): Promise<void> {
+    let backoff = 100;
+    while (!signal.aborted) {
+      try {
+        const res = await fetch(`${this.url}/v1/stream?from=${this.#projection.size}`, { signal });
+        if (!res.ok || !res.body)
+          fail('PEER_PROTOCOL', `${this.url}/v1/stream answered ${res.status}`);
+        backoff = 100;
+        for await (const event of readEvents(res.body)) {
+          if (event.event !== 'head') continue;
+          const head = await this.sync(parseJson(event.data));
+          onHead?.(head);
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        const error = asVdcError(err);
+        if (this.#failure) throw this.#failure;
+        onError?.(error);
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  /**
+   * Compares what the server says about a record with the follower's own projection.
+   * @throws VdcError LEDGER_STATE_MISMATCH when the server's answer contradicts the log
+   */
+  crossCheck(what: string, serverAnswer: unknown, own: unknown): void {
+    if (JSON.stringify(serverAnswer) !== JSON.stringify(own ?? null)) {
+      fail(
+        'LEDGER_STATE_MISMATCH',
+        `the ledger at ${this.url} says ${what} is ${JSON.stringify(serverAnswer)?.slice(0, 200)}, but its own verified log says ${JSON.stringify(own ?? null).slice(0, 200)}: believe the log`,
+      );
+    }
+  }
+
+  #loadTrusted(): SignedHead | undefined {
+    if (!this.#stateFile || !existsSync(this.#stateFile)) return undefined;
+    try {
+      return verifyHead(parseJson(readFileSync(this.#stateFile)), this.ledgerKey);
+    } catch (cause) {
+      throw new VdcError(
+        'LEDGER_HEAD_INVALID',
+        `${this.#stateFile} does not hold a head signed by the pinned ledger key: remove it only if you know why it changed`,
+        { cause },
+      );
+    }
+  }
+
+  #saveTrusted(head: SignedHead): void {
+    if (!this.#stateFile) return;
+    mkdirSync(dirname(this.#stateFile), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.#stateFile, `${JSON.stringify(head)}\n`, 0o600);
+  }
+}

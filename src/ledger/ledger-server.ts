@@ -1,0 +1,88 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fail } from '../core/assert.ts';
+import type { Logger } from '../core/log.ts';
+import { ledgerRouter } from './ledger-api.ts';
+import { loadOrCreateLedgerKey } from './ledger-key.ts';
+import { LedgerService } from './ledger-service.ts';
+import { openStore } from './open-store.ts';
+
+/*
+ * `vdc ledger serve`: the service behind its HTTP API, plus a heartbeat head every few
+ * seconds so followers can tell a quiet ledger from a silent one (nodes fence on stale
+ * heads).
+ */
+
+export interface LedgerServerOptions {
+  /** sqlite:PATH or postgres://… */
+  store: string;
+  /** HOST:PORT; port 0 picks a free one */
+  listen: string;
+  keyFile: string;
+  logger: Logger;
+  heartbeatMs?: number;
+  onReplay?: (done: number, total: number) => void;
+}
+
+export interface RunningLedger {
+  url: string;
+  service: LedgerService;
+  keyCreated: boolean;
+  close(): Promise<void>;
+}
+
+/** Splits HOST:PORT (IPv6 in brackets). @throws VdcError USAGE */
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    fail(
+      'USAGE',
+      `'${flag}' must be HOST:PORT with a port in 0..65535, got ${JSON.stringify(value)}`,
+    );
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export async function startLedgerServer(opts: LedgerServerOptions): Promise<RunningLedger> {
+  const { host, port } = parseListen(opts.listen);
+  const key = loadOrCreateLedgerKey(opts.keyFile);
+  const store = await openStore(opts.store);
+  const service = await LedgerService.open({
+    store,
+    ledgerKey: key.privateKey,
+    ...(opts.onReplay ? { onReplay: opts.onReplay } : {}),
+  });
+  const router = ledgerRouter(service);
+  const server: Server = createServer(router.listener);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const heartbeat = setInterval(() => {
+    service
+      .heartbeat()
+      .catch((err: unknown) => opts.logger.log('error', 'heartbeat head failed', { err }));
+  }, opts.heartbeatMs ?? 5000);
+  heartbeat.unref();
+  opts.logger.log('info', 'ledger serving', {
+    url,
+    ledger: service.ledger,
+    size: service.head.size,
+    store: store.description,
+  });
+  return {
+    url,
+    service,
+    keyCreated: key.created,
+    async close() {
+      clearInterval(heartbeat);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await service.close();
+    },
+  };
+}
