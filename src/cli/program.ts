@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
+import { farmCommand } from './farm-command.ts';
 import { idCommand } from './id-command.ts';
+import { ledgerCommand } from './ledger-command.ts';
+import { nameCommand } from './name-command.ts';
+import { twinCommand } from './twin-command.ts';
+import { zdbCommand } from './zdb-command.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -17,6 +22,11 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   program.addCommand(idCommand(io));
+  program.addCommand(ledgerCommand(io));
+  program.addCommand(twinCommand(io));
+  program.addCommand(farmCommand(io));
+  program.addCommand(nameCommand(io));
+  program.addCommand(zdbCommand(io));
   // Every command parses strictly and reports usage errors through runCli, with exit code 2.
   const strict = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });

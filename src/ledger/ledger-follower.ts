@@ -13,7 +13,7 @@ import { type Leaf, leafBytes } from './log-leaf.ts';
 import { MerkleFrontier } from './merkle-frontier.ts';
 import { hashLeaf } from './merkle-hash.ts';
 import { MemoryMerkleTree } from './merkle-memory-tree.ts';
-import { parseConsistencyProof, verifyConsistency } from './merkle-verify.ts';
+import { parseConsistencyProof, verifyConsistency, verifyInclusion } from './merkle-verify.ts';
 import { Projection } from './projection.ts';
 import { type SignedHead, verifyHead } from './signed-head.ts';
 
@@ -262,6 +262,29 @@ export class LedgerFollower {
     if (!Array.isArray(entries))
       fail('PEER_PROTOCOL', `${this.url}/v1/entries did not answer {entries: [...]}`);
     return entries as unknown as Leaf[];
+  }
+
+  /**
+   * Checks that `leaf` is, byte for byte, entry `leaf.seq` of the verified log.
+   * @throws VdcError LOG_SIZE_EXCEEDED (not verified yet), LEDGER_REWRITTEN
+   */
+  async proveLeaf(leaf: Leaf): Promise<void> {
+    const size = this.#tree.size;
+    if (!Number.isSafeInteger(leaf.seq) || leaf.seq < 0 || leaf.seq >= size)
+      fail(
+        'LOG_SIZE_EXCEEDED',
+        `leaf ${leaf.seq} is beyond the ${size} leaves verified so far: sync first`,
+      );
+    try {
+      const proof = await this.#tree.inclusionProof(leaf.seq, size);
+      verifyInclusion(proof, hashLeaf(leafBytes(leaf)), await this.#tree.root(size));
+    } catch (cause) {
+      fail(
+        'LEDGER_REWRITTEN',
+        `the ledger at ${this.url} served leaf ${leaf.seq} with other content than the verified log holds`,
+        cause,
+      );
+    }
   }
 
   #get(path: string) {

@@ -88,4 +88,6 @@ export const LEDGER_CODES = {
   LEDGER_ENTRY_REFUSED: 'conflict',
   STATE_NOT_FOUND: 'not-found',
   TWIN_NOT_REGISTERED: 'not-found',
+  TWIN_EXISTS: 'conflict',
+  FARM_NOT_OWNED: 'forbidden',
 } as const satisfies Record<string, ErrorKind>;
