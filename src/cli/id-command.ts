@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
@@ -38,10 +37,6 @@ function publicView(
   };
 }
 
-function ensureHome(io: CliIo): void {
-  mkdirSync(vdcHome(io.env), { recursive: true, mode: 0o700 });
-}
-
 /** Opens the user's keystore, asking for the passphrase as needed. */
 export async function unlockIdentity(io: CliIo): Promise<Identity> {
   const path = keystorePath(io);
@@ -64,7 +59,6 @@ export function idCommand(io: CliIo): Command {
       if (!opts.force) keystoreMustNotExist(path);
       const passphrase = await readPassphrase({ env: io.env, confirm: true });
       const mnemonic = generateMnemonic();
-      ensureHome(io);
       const identity = await createKeystore(path, mnemonicToSeed(mnemonic), passphrase, {
         force: Boolean(opts.force),
       });
@@ -87,7 +81,6 @@ export function idCommand(io: CliIo): Command {
       const seed = mnemonicToSeed(text);
       const path = keystorePath(io);
       const passphrase = await readPassphrase({ env: io.env, confirm: true });
-      ensureHome(io);
       const force = opts.force || sameKeysAlreadyStored(path, seed);
       const identity = await createKeystore(path, seed, passphrase, { force });
       emit(

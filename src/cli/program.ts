@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
 import { farmCommand } from './farm-command.ts';
+import { gridCommands } from './grid-command.ts';
 import { idCommand } from './id-command.ts';
 import { ledgerCommand } from './ledger-command.ts';
 import { nameCommand } from './name-command.ts';
@@ -21,6 +22,7 @@ export function createProgram(io: CliIo): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  for (const cmd of gridCommands(io)) program.addCommand(cmd);
   program.addCommand(idCommand(io));
   program.addCommand(ledgerCommand(io));
   program.addCommand(twinCommand(io));

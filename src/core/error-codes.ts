@@ -1,4 +1,5 @@
 import { CORE_CODES } from './error-codes/core.ts';
+import { GRID_CODES } from './error-codes/grid.ts';
 import { IDENTITY_CODES } from './error-codes/identity.ts';
 import { LEDGER_CODES } from './error-codes/ledger.ts';
 import { RELAY_CODES } from './error-codes/relay.ts';
@@ -24,6 +25,7 @@ export type ErrorKind =
 export const ERROR_CODES = {
   ...CORE_CODES,
   ...IDENTITY_CODES,
+  ...GRID_CODES,
   ...LEDGER_CODES,
   ...RELAY_CODES,
   ...ZDB_CODES,

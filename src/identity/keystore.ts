@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import {
   assertExactKeys,
@@ -198,6 +199,7 @@ export async function createKeystore(
   const sealed = Buffer.concat([cipher.update(seed), cipher.final()]);
   const rest = { ...header, seed: toHex(sealed), tag: toHex(cipher.getAuthTag()) };
   const file: KeystoreFile = { ...rest, checksum: checksumOf(rest) };
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
   return identity;
 }

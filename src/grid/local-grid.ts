@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+import { fail } from '../core/assert.ts';
+import { httpJson } from '../core/http-client.ts';
+import { GRID_SERVICES, type GridService } from './grid-services.ts';
+import {
+  type GridState,
+  isGridProcess,
+  readGridState,
+  type ServiceRecord,
+  writeGridState,
+} from './grid-state.ts';
+
+/*
+ * The local grid of `vdc up`: every service a background `vdc` process under
+ * `$VDC_HOME/grid`, recorded in grid.json. `up` is idempotent (running services are kept),
+ * `down` stops only the recorded processes, and `down --purge` also deletes the grid folder.
+ */
+
+const VDC_BIN = new URL('../../bin/vdc', import.meta.url).pathname;
+const READY_TIMEOUT_MS = 30_000;
+
+export interface GridStatus {
+  dir: string;
+  services: Record<string, ServiceRecord & { running: boolean; hint: string }>;
+}
+
+export function gridDir(home: string): string {
+  return join(home, 'grid');
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function freePort(preferred: number): Promise<number> {
+  if (await portIsFree(preferred)) return preferred;
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function isReady(service: GridService, address: string): Promise<boolean> {
+  try {
+    if (service.probe === 'http') {
+      await httpJson(`${address}/v1/ledger`, { timeoutMs: 1000 });
+      return true;
+    }
+    const [host, port] = address.split(':');
+    await new Promise<void>((resolve, reject) => {
+      const socket = createConnection({ host: host!, port: Number(port) }, () => {
+        socket.end();
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+    return true;
+  } catch {
+    return false; // not yet listening
+  }
+}
+
+async function start(service: GridService, dir: string): Promise<ServiceRecord> {
+  const port = await freePort(service.preferredPort);
+  const folder = join(dir, service.name);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const log = join(folder, `${service.name}.log`);
+  const out = openSync(log, 'a', 0o600);
+  const child = spawn(VDC_BIN, service.args(dir, port), {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  child.unref();
+  const address = service.address(port);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await isReady(service, address))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      fail(
+        'GRID_START_FAILED',
+        `the ${service.name} did not come up (see ${log}): fix what the log says, then run 'vdc up' again`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { pid: child.pid!, address, log, startedAt: new Date().toISOString() };
+}
+
+/**
+ * Starts every grid service that is not running; keeps those that are.
+ * @throws VdcError GRID_START_FAILED naming the service and its log
+ */
+export async function gridUp(home: string, onStart?: (name: string) => void): Promise<GridStatus> {
+  const dir = gridDir(home);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const state: GridState = readGridState(dir);
+  for (const service of GRID_SERVICES) {
+    const record = state.services[service.name];
+    if (record && isGridProcess(record.pid, dir)) continue;
+    onStart?.(service.name);
+    state.services[service.name] = await start(service, dir);
+    writeGridState(dir, state);
+  }
+  return gridStatus(home);
+}
+
+export function gridStatus(home: string): GridStatus {
+  const dir = gridDir(home);
+  const state = readGridState(dir);
+  const services: GridStatus['services'] = {};
+  for (const service of GRID_SERVICES) {
+    const record = state.services[service.name];
+    if (record)
+      services[service.name] = {
+        ...record,
+        running: isGridProcess(record.pid, dir),
+        hint: service.hint(record.address),
+      };
+  }
+  return { dir, services };
+}
+
+/** Stops the grid's own processes (SIGTERM, then SIGKILL after 10 s); with `purge`, deletes the grid folder. */
+export async function gridDown(home: string, purge: boolean): Promise<string[]> {
+  const dir = gridDir(home);
+  if (!existsSync(dir)) return [];
+  const state = readGridState(dir);
+  const stopped: string[] = [];
+  for (const [name, record] of Object.entries(state.services)) {
+    if (!isGridProcess(record.pid, dir)) continue;
+    process.kill(record.pid, 'SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (isGridProcess(record.pid, dir) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    if (isGridProcess(record.pid, dir)) process.kill(record.pid, 'SIGKILL');
+    stopped.push(name);
+  }
+  if (purge) rmSync(dir, { recursive: true, force: true });
+  else writeGridState(dir, { services: {} });
+  return stopped;
+}
