@@ -6,6 +6,7 @@ import { gridCommands } from './grid-command.ts';
 import { idCommand } from './id-command.ts';
 import { ledgerCommand } from './ledger-command.ts';
 import { nameCommand } from './name-command.ts';
+import { relayCommand } from './relay-command.ts';
 import { twinCommand } from './twin-command.ts';
 import { zdbCommand } from './zdb-command.ts';
 
@@ -28,6 +29,7 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(twinCommand(io));
   program.addCommand(farmCommand(io));
   program.addCommand(nameCommand(io));
+  program.addCommand(relayCommand(io));
   program.addCommand(zdbCommand(io));
   // Every command parses strictly and reports usage errors through runCli, with exit code 2.
   const strict = (cmd: Command): void => {

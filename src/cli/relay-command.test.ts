@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { addTwin, connectTwin, newDirectory, tempDir } from '../relay/relay-test-kit.ts';
+import type { CliIo } from './cli-io.ts';
+import { parseListen, relayCommand } from './relay-command.ts';
+
+function testIo(): CliIo & { output: string[] } {
+  const output: string[] = [];
+  return {
+    output,
+    out: (s) => output.push(s),
+    err: () => {},
+    readStdin: async () => Buffer.alloc(0),
+    stdinIsTty: false,
+    env: {},
+  };
+}
+
+test('`relay serve` runs a relay over the directory it is given, until stopped', async (t) => {
+  const dir = newDirectory();
+  const io = testIo();
+  const stop = new AbortController();
+  let url = '';
+  let done: Promise<unknown> = Promise.resolve();
+  t.after(() => stop.abort());
+  const listening = new Promise<void>((resolve) => {
+    const cmd = relayCommand(io, {
+      openDirectory: async (ledgerUrl) => {
+        assert.equal(ledgerUrl, 'http://127.0.0.1:1');
+        return dir;
+      },
+      signal: stop.signal,
+      onListening: (s) => {
+        url = s.url;
+        resolve();
+      },
+    });
+    cmd.exitOverride();
+    done = cmd.parseAsync(
+      [
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--ledger',
+        'http://127.0.0.1:1',
+        '--data',
+        tempDir(t),
+        '--json',
+      ],
+      { from: 'user' },
+    );
+  });
+  await listening;
+  const printed = JSON.parse(io.output.join('')) as {
+    url: string;
+    signingKey: string;
+    keyCreated: boolean;
+  };
+  assert.equal(printed.url, url);
+  assert.equal(printed.keyCreated, true);
+  assert.match(printed.signingKey, /^[0-9a-f]{64}$/);
+  const a = addTwin(dir, 1);
+  const b = addTwin(dir, 2);
+  const ca = await connectTwin(t, url, a, dir);
+  const cb = await connectTwin(t, url, b, dir);
+  cb.handle((m) => m.body);
+  assert.equal(await ca.request(2, 'via the command'), 'via the command');
+  stop.abort();
+  await done;
+});
+
+test('`relay serve` does not start without a ledger it can verify', async (t) => {
+  const cmd = relayCommand(testIo(), { signal: AbortSignal.abort() });
+  cmd.exitOverride();
+  await assert.rejects(
+    cmd.parseAsync(
+      ['serve', '--listen', '127.0.0.1:0', '--ledger', 'http://127.0.0.1:1', '--data', tempDir(t)],
+      { from: 'user' },
+    ),
+    { code: 'PEER_UNREACHABLE' },
+  );
+});
+
+test('--listen is checked where it enters', () => {
+  assert.deepEqual(parseListen('127.0.0.1:7700'), { host: '127.0.0.1', port: 7700 });
+  assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
+  for (const bad of ['7700', 'host:', 'host:70000', '::1:80', 'a:b'])
+    assert.throws(() => parseListen(bad), { code: 'RELAY_LISTEN_INVALID' }, bad);
+});
