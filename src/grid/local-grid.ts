@@ -57,9 +57,9 @@ async function isReady(service: GridService, address: string): Promise<boolean> 
       await httpJson(`${address}/v1/ledger`, { timeoutMs: 1000 });
       return true;
     }
-    const [host, port] = address.split(':');
+    const { hostname: host, port } = new URL(address);
     await new Promise<void>((resolve, reject) => {
-      const socket = createConnection({ host: host!, port: Number(port) }, () => {
+      const socket = createConnection({ host, port: Number(port) }, () => {
         socket.end();
         resolve();
       });
@@ -71,13 +71,17 @@ async function isReady(service: GridService, address: string): Promise<boolean> 
   }
 }
 
-async function start(service: GridService, dir: string): Promise<ServiceRecord> {
+async function start(
+  service: GridService,
+  dir: string,
+  addresses: Record<string, string>,
+): Promise<ServiceRecord> {
   const port = await freePort(service.preferredPort);
   const folder = join(dir, service.name);
   mkdirSync(folder, { recursive: true, mode: 0o700 });
   const log = join(folder, `${service.name}.log`);
   const out = openSync(log, 'a', 0o600);
-  const child = spawn(VDC_BIN, service.args(dir, port), {
+  const child = spawn(VDC_BIN, service.args(dir, port, addresses), {
     detached: true,
     stdio: ['ignore', out, out],
   });
@@ -104,12 +108,16 @@ export async function gridUp(home: string, onStart?: (name: string) => void): Pr
   const dir = gridDir(home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const state: GridState = readGridState(dir);
+  const addresses: Record<string, string> = {};
   for (const service of GRID_SERVICES) {
-    const record = state.services[service.name];
-    if (record && isGridProcess(record.pid, dir)) continue;
-    onStart?.(service.name);
-    state.services[service.name] = await start(service, dir);
-    writeGridState(dir, state);
+    let record = state.services[service.name];
+    if (!record || !isGridProcess(record.pid, dir)) {
+      onStart?.(service.name);
+      record = await start(service, dir, addresses);
+      state.services[service.name] = record;
+      writeGridState(dir, state);
+    }
+    addresses[service.name] = record.address;
   }
   return gridStatus(home);
 }

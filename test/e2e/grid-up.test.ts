@@ -40,7 +40,7 @@ describe('vdc up / down', () => {
     assert.equal(status.services.ledger.running, true);
 
     const down = await runVdc(['down', '--json'], { env });
-    assert.deepEqual(JSON.parse(down.stdout), { stopped: ['ledger'], purged: false });
+    assert.deepEqual(JSON.parse(down.stdout), { stopped: ['ledger', 'relay'], purged: false });
     await assert.rejects(httpJson(`${summary.services.ledger}/v1/head`, { timeoutMs: 1000 }));
     assert.equal(bystander.exitCode, null, 'down left the unrelated process alone');
     assert.deepEqual(JSON.parse((await runVdc(['down', '--json'], { env })).stdout).stopped, []);
