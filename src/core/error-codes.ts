@@ -2,6 +2,7 @@ import { CORE_CODES } from './error-codes/core.ts';
 import { GRID_CODES } from './error-codes/grid.ts';
 import { IDENTITY_CODES } from './error-codes/identity.ts';
 import { LEDGER_CODES } from './error-codes/ledger.ts';
+import { NODE_CODES } from './error-codes/node.ts';
 import { RELAY_CODES } from './error-codes/relay.ts';
 import { ZDB_CODES } from './error-codes/zdb.ts';
 import { ZSTOR_CODES } from './error-codes/zstor.ts';
@@ -27,6 +28,7 @@ export const ERROR_CODES = {
   ...IDENTITY_CODES,
   ...GRID_CODES,
   ...LEDGER_CODES,
+  ...NODE_CODES,
   ...RELAY_CODES,
   ...ZDB_CODES,
   ...ZSTOR_CODES,
