@@ -28,19 +28,27 @@ function mulWords(
     for (let i = from; i < to; i++) {
       const w = src[i]!;
       dst[i]! ^=
-        t[w & 0xff]! | (t[(w >>> 8) & 0xff]! << 8) | (t[(w >>> 16) & 0xff]! << 16) | (t[w >>> 24]! << 24);
+        t[w & 0xff]! |
+        (t[(w >>> 8) & 0xff]! << 8) |
+        (t[(w >>> 16) & 0xff]! << 16) |
+        (t[w >>> 24]! << 24);
     }
   } else {
     for (let i = from; i < to; i++) {
       const w = src[i]!;
       dst[i] =
-        t[w & 0xff]! | (t[(w >>> 8) & 0xff]! << 8) | (t[(w >>> 16) & 0xff]! << 16) | (t[w >>> 24]! << 24);
+        t[w & 0xff]! |
+        (t[(w >>> 8) & 0xff]! << 8) |
+        (t[(w >>> 16) & 0xff]! << 16) |
+        (t[w >>> 24]! << 24);
     }
   }
 }
 
 function words(b: Uint8Array): Uint32Array | undefined {
-  return b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2) : undefined;
+  return b.byteOffset % 4 === 0
+    ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2)
+    : undefined;
 }
 
 export const jsKernel: GfKernel = {

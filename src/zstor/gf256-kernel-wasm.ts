@@ -12,6 +12,19 @@ import { gf256WasmModuleBytes, UNROLL } from './gf256-wasm-module.ts';
 
 type Loop = (tables: number, src: number, dst: number, n: number) => void;
 
+// The project's TypeScript libs (es2024, @types/node) do not declare WebAssembly; this is
+// the part of it used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
 const PAGE = 65536;
 const VECTOR_BLOCK = 16 * UNROLL;
 
@@ -22,9 +35,9 @@ function roundUp(n: number, to: number): number {
 /** The SIMD kernel, or undefined where this engine lacks WebAssembly SIMD. */
 export function createWasmKernel(): GfKernel | undefined {
   const bytes = gf256WasmModuleBytes();
-  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return undefined;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-  const memory = instance.exports['memory'] as WebAssembly.Memory;
+  if (wasmApi === undefined || !wasmApi.validate(bytes)) return undefined;
+  const instance = new wasmApi.Instance(new wasmApi.Module(bytes));
+  const memory = instance.exports['memory'] as WasmMemory;
   const mulSet = instance.exports['mul_set'] as Loop;
   const mulXor = instance.exports['mul_xor'] as Loop;
   let heap = new Uint8Array(memory.buffer);

@@ -46,12 +46,14 @@ export function gfSelectRows(m: GfMatrix, indices: readonly number[]): GfMatrix 
 }
 
 export function gfMultiply(a: GfMatrix, b: GfMatrix): GfMatrix {
-  if (a.cols !== b.rows) throw new RangeError(`cannot multiply ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`);
+  if (a.cols !== b.rows)
+    throw new RangeError(`cannot multiply ${a.rows}x${a.cols} by ${b.rows}x${b.cols}`);
   const out = gfMatrix(a.rows, b.cols);
   for (let i = 0; i < a.rows; i++)
     for (let j = 0; j < b.cols; j++) {
       let acc = 0;
-      for (let k = 0; k < a.cols; k++) acc ^= gfMul(a.cells[i * a.cols + k]!, b.cells[k * b.cols + j]!);
+      for (let k = 0; k < a.cols; k++)
+        acc ^= gfMul(a.cells[i * a.cols + k]!, b.cells[k * b.cols + j]!);
       out.cells[i * b.cols + j] = acc;
     }
   return out;

@@ -28,6 +28,19 @@ function leb(value: number): number[] {
   return out;
 }
 
+/** Signed LEB128, which i32.const takes (64 as unsigned LEB would read back as -64). */
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
 function section(id: number, body: number[]): number[] {
   return [id, ...leb(body.length), ...body];
 }
@@ -49,7 +62,7 @@ const op = {
   get: (i: number) => [0x20, ...leb(i)],
   set: (i: number) => [0x21, ...leb(i)],
   tee: (i: number) => [0x22, ...leb(i)],
-  i32Const: (v: number) => [0x41, ...leb(v)], // only small non-negative values here
+  i32Const: (v: number) => [0x41, ...sleb(v)],
   i32Add: [0x6a],
   i32GeU: [0x4f],
   i32LtU: [0x49],

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { fail } from '../core/assert.ts';
+import { asVdcError } from '../core/errors.ts';
+import { type PackedChunk, packChunk, sealChunk, sealedDataShards } from './chunk-seal.ts';
+import { rechunk } from './chunker.ts';
+import type { ChunkRecord, ObjectManifest, ShardRecord } from './object-manifest.ts';
+import { MANIFEST_FORMAT } from './object-manifest.ts';
+import { placeChunk } from './placement.ts';
+import type { ReedSolomon } from './reed-solomon.ts';
+import type { ShardBackend } from './shard-backend.ts';
+import { encodeShard } from './shard-format.ts';
+import { objectKey, shardKey, versionKey } from './zstor-keys.ts';
+
+/*
+ * The write half of the pipeline: chunk → seal (compress, encrypt) → erasure-code → one
+ * shard per backend. One chunk is sealed and coded while the previous chunk's shards are
+ * still being sent, so memory holds about three chunks whatever the object's size.
+ */
+
+export interface WriteTarget {
+  readonly backends: readonly ShardBackend[];
+  readonly rs: ReedSolomon;
+  readonly chunkSize: number;
+  /** zstd level; 0 turns compression off. */
+  readonly compressionLevel: number;
+  readonly distinctFarms: boolean;
+  /** Shards of each chunk that must be stored for the write to succeed (data+1..total). */
+  readonly minShards: number;
+  /** The data root (vdc/zstor-data/0). */
+  readonly dataKey: Buffer;
+  /** The shard-name HMAC key (from vdc/zstor-meta/0). */
+  readonly nameKey: Buffer;
+}
+
+export interface WriteRequest {
+  readonly name: string;
+  readonly objectId: Buffer;
+  readonly version: number;
+  readonly versionSalt: Buffer;
+  readonly createdAt: number;
+}
+
+/**
+ * Writes one object version and returns its manifest. Shards whose backend failed are
+ * recorded with backend null (to be repaired) as long as `minShards` of every chunk landed.
+ * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE when a chunk could not reach `minShards` backends
+ */
+export async function writeObject(
+  target: WriteTarget,
+  request: WriteRequest,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<ObjectManifest> {
+  const { rs } = target;
+  const key = versionKey(
+    objectKey(target.dataKey, request.objectId),
+    request.version,
+    request.versionSalt,
+  );
+  const rules = { total: rs.total, distinctFarms: target.distinctFarms };
+  const failed = new Set<string>();
+  const plainHash = createHash('sha256');
+  const chunks: ChunkRecord[] = [];
+  let size = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  let index = 0;
+  // Parity buffers in a ring of 3 sets: the set of chunk k is sent by storeChunk(k), which
+  // handle(k+1) awaits, so it is free again before handle(k+3) (even k+2) encodes into it.
+  // Backends keep no reference to what they were given once a put resolves.
+  const parityRing: Buffer[][] = [];
+  const parityFor = (chunk: number, len: number): Buffer[] => {
+    const at = chunk % 3;
+    let set = parityRing[at];
+    if (set === undefined || set[0]?.length !== len) {
+      set = Array.from({ length: rs.parity }, () => Buffer.allocUnsafe(len));
+      parityRing[at] = set;
+    }
+    return set;
+  };
+  // Three stages overlap: chunk i+1 compresses on the thread pool while chunk i is
+  // encrypted, coded and hashed here, while chunk i-1's shards are on their way.
+  const handle = async (chunk: number, plain: Buffer, packed: PackedChunk) => {
+    const place = { objectId: request.objectId, version: request.version, chunk };
+    const sealed = sealChunk(key, place, packed);
+    const dataShards = sealedDataShards(sealed, rs.data);
+    const parity = parityFor(chunk, dataShards[0]!.length);
+    rs.encodeInto(dataShards, parity);
+    const shards = [...dataShards, ...parity];
+    const encoded = shards.map((payload, i) =>
+      encodeShard(
+        {
+          ...place,
+          flags: sealed.flags,
+          index: i,
+          data: rs.data,
+          parity: rs.parity,
+          sealedLength: sealed.length,
+        },
+        payload,
+      ),
+    );
+    const record: ChunkRecord = {
+      size: plain.length,
+      sealed: sealed.length,
+      flags: sealed.flags,
+      shards: encoded.map((s) => ({ backend: null, hash: s.hash.toString('hex') })),
+    };
+    chunks.push(record);
+    await inFlight;
+    const placed = placeChunk(target.backends, rules, chunk, failed);
+    inFlight = storeChunk(target, request, chunk, encoded, placed, record.shards, failed);
+    // Keep an unawaited rejection from being reported as unhandled before the next await.
+    inFlight.catch(() => {});
+  };
+  let pending: { chunk: number; plain: Buffer; packed: Promise<PackedChunk> } | undefined;
+  try {
+    // Chunk k's buffer is last read when chunk k is sealed, which happens before chunk k+2
+    // is pulled (the loop awaits handle(k) first): a ring of 3 is safe with one to spare.
+    for await (const plain of rechunk(source, target.chunkSize, 3)) {
+      plainHash.update(plain);
+      size += plain.length;
+      const packed = packChunk(plain, target.compressionLevel);
+      packed.catch(() => {}); // awaited in turn below
+      const current = { chunk: index++, plain, packed };
+      if (pending !== undefined) await handle(pending.chunk, pending.plain, await pending.packed);
+      pending = current;
+    }
+    if (pending !== undefined) await handle(pending.chunk, pending.plain, await pending.packed);
+    await inFlight;
+  } catch (err) {
+    await inFlight.catch(() => {});
+    throw asVdcError(err);
+  }
+  return {
+    format: MANIFEST_FORMAT,
+    name: request.name,
+    objectId: request.objectId.toString('hex'),
+    version: request.version,
+    versionSalt: request.versionSalt.toString('hex'),
+    size,
+    sha256: plainHash.digest('hex'),
+    createdAt: request.createdAt,
+    data: rs.data,
+    parity: rs.parity,
+    chunkSize: target.chunkSize,
+    chunks,
+  };
+}
+
+async function storeChunk(
+  target: WriteTarget,
+  request: WriteRequest,
+  chunk: number,
+  encoded: readonly { header: Buffer; payload: Uint8Array }[],
+  placed: readonly ShardBackend[],
+  records: ShardRecord[],
+  failed: Set<string>,
+): Promise<void> {
+  const errors: string[] = [];
+  const tried = new Set<ShardBackend>(placed);
+  const put = async (backend: ShardBackend, i: number) => {
+    const shard = encoded[i]!;
+    const key = shardKey(target.nameKey, request.objectId, request.version, chunk, i);
+    try {
+      await backend.put(key, [shard.header, shard.payload]);
+      records[i]!.backend = backend.id;
+    } catch (err) {
+      // A backend that failed once is skipped for the rest of this object; repair refills.
+      failed.add(backend.id);
+      errors.push(`${backend.id}: ${asVdcError(err).message}`);
+    }
+  };
+  await Promise.all(placed.map(put));
+  // Shards that failed (or found no healthy backend) go to spare backends, if any, on nodes
+  // (and farms) this chunk does not use yet, nor the failed ones' nodes (likely down too).
+  for (let i = 0; i < encoded.length; i++) {
+    while (records[i]!.backend === null) {
+      const spare = target.backends.find(
+        (b) =>
+          !tried.has(b) &&
+          !failed.has(b.id) &&
+          ![...tried].some((t) => t.node === b.node || (target.distinctFarms && t.farm === b.farm)),
+      );
+      if (spare === undefined) break;
+      tried.add(spare);
+      await put(spare, i);
+    }
+  }
+  const stored = records.filter((r) => r.backend !== null).length;
+  if (stored < target.minShards)
+    fail(
+      'ZSTOR_BACKEND_UNAVAILABLE',
+      `chunk ${chunk} of ${JSON.stringify(request.name)}: ${stored} of ${encoded.length} shards stored, ` +
+        `${target.minShards} required${errors.length > 0 ? ` (${errors.join('; ')})` : ''}: bring backends back or add some on other nodes`,
+    );
+}
