@@ -7,6 +7,7 @@ import { gridDown, gridStatus, gridUp } from '../grid/index.ts';
 import {
   createKeystore,
   generateMnemonic,
+  type Identity,
   mnemonicToSeed,
   openKeystore,
   readPassphrase,
@@ -30,7 +31,7 @@ export function gridCommands(io: CliIo): Command[] {
     .action(async (opts: { json?: boolean }) => {
       const home = vdcHome(io.env);
       const keystore = join(home, 'identity.json');
-      let identity;
+      let identity: Identity;
       if (existsSync(keystore)) {
         identity = await openKeystore(keystore, await readPassphrase({ env: io.env }));
       } else {

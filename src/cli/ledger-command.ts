@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
+import type { VdcError } from '../core/errors.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { httpJson } from '../core/http-client.ts';
 import { jsonLogger } from '../core/log.ts';
@@ -50,6 +51,13 @@ export function ledgerCommand(io: CliIo): Command {
       if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 100)
         fail('USAGE', `'--heartbeat' must be an integer of at least 100 ms, got ${opts.heartbeat}`);
       const logger = jsonLogger((line) => io.err(line), { program: 'ledger' });
+      let fatal: VdcError | undefined;
+      let stop = () => {};
+      const stopped = new Promise<void>((resolve) => {
+        stop = resolve;
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
       const running = await startLedgerServer({
         store: opts.store,
         listen: opts.listen,
@@ -57,17 +65,18 @@ export function ledgerCommand(io: CliIo): Command {
         logger,
         heartbeatMs,
         onReplay: (done, total) => logger.log('info', 'replaying log', { done, total }),
+        onFatal: (err) => {
+          fatal = err;
+          stop();
+        },
       });
       io.out(
         `${running.keyCreated ? `created ledger key ${opts.key}\n` : ''}ledger key: ${toHex(running.service.publicKey)}\nlistening on ${running.url}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await stopped;
       logger.log('info', 'ledger stopping', {});
       await running.close();
+      if (fatal) throw fatal;
     });
 
   withLedgerFlags(
@@ -101,7 +110,17 @@ export function ledgerCommand(io: CliIo): Command {
       const answer = (await httpJson(
         `${client.follower.url}/v1/entries?from=${from}&limit=${limit}`,
       )) as unknown as { entries: Leaf[] };
-      for (const leaf of answer.entries) await client.follower.proveLeaf(leaf);
+      const entries = Array.isArray(answer?.entries)
+        ? answer.entries
+        : fail(
+            'PEER_PROTOCOL',
+            `${client.follower.url}/v1/entries did not answer {entries: [...]}`,
+          );
+      // Every entry proven, and none missing: seqs must run from..from+n without a gap.
+      for (const [i, leaf] of entries.entries()) {
+        await client.follower.proveLeaf(leaf);
+        if (leaf.seq !== from + i) fail('LEDGER_REWRITTEN', `the ledger skipped entry ${from + i}`);
+      }
       emit(io, opts.json, answer.entries, () =>
         answer.entries
           .map(

@@ -135,6 +135,12 @@ export function zdbCommand(io: CliIo): Command {
       const stop = () => void server.close();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // 0-db runs its `crash` hook when it dies of a fault; so do we, then die as before
+      process.once('uncaughtException', (err) => {
+        log.log('error', 'zdb crashed', { err });
+        server.crashed();
+        process.exit(70);
+      });
       io.out(`zdb listening on ${server.socketPath ?? `${server.host}:${server.port}`}\n`);
       await server.closed;
       process.off('SIGINT', stop);

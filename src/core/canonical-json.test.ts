@@ -29,7 +29,15 @@ describe('RFC 8785 canonicalisation', () => {
     // Object.values would list the integer-like key "1" first, so read the order off the text.
     const values = [...out.matchAll(/:"([^"]*)"/g)].map((m) => m[1]);
     assert.ok(out.startsWith('{"\\r":"Carriage Return","1":"One"'));
-    assert.deepEqual(values, ['Carriage Return', 'One', 'Control', 'Latin Small Letter O With Diaeresis', 'Euro Sign', 'Emoji: Grinning Face', 'Hebrew Letter Dalet With Dagesh']);
+    assert.deepEqual(values, [
+      'Carriage Return',
+      'One',
+      'Control',
+      'Latin Small Letter O With Diaeresis',
+      'Euro Sign',
+      'Emoji: Grinning Face',
+      'Hebrew Letter Dalet With Dagesh',
+    ]);
   });
 
   test('serialises numbers as RFC 8785 Appendix B', () => {
@@ -67,7 +75,10 @@ describe('RFC 8785 canonicalisation', () => {
 
   test('refuses NaN and Infinity, which have no JSON form (RFC 8785 Appendix B)', () => {
     for (const hex of ['7fffffffffffffff', '7ff0000000000000', 'fff0000000000000']) {
-      assert.throws(() => canonicalize({ n: Buffer.from(hex, 'hex').readDoubleBE(0) }), code('JSON_NON_FINITE'));
+      assert.throws(
+        () => canonicalize({ n: Buffer.from(hex, 'hex').readDoubleBE(0) }),
+        code('JSON_NON_FINITE'),
+      );
     }
   });
 
@@ -78,8 +89,19 @@ describe('RFC 8785 canonicalisation', () => {
   });
 
   test('refuses values JSON cannot hold', () => {
-    for (const value of [undefined, () => 1, 1n, Symbol('s'), new Date(0), new Map(), Buffer.from('x')]) {
-      assert.throws(() => canonicalize({ v: value }), (err: unknown) => err instanceof VdcError && err.code === 'JSON_UNSUPPORTED_VALUE');
+    for (const value of [
+      undefined,
+      () => 1,
+      1n,
+      Symbol('s'),
+      new Date(0),
+      new Map(),
+      Buffer.from('x'),
+    ]) {
+      assert.throws(
+        () => canonicalize({ v: value }),
+        (err: unknown) => err instanceof VdcError && err.code === 'JSON_UNSUPPORTED_VALUE',
+      );
     }
   });
 

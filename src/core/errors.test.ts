@@ -11,7 +11,10 @@ describe('VdcError', () => {
     assert.equal(err.code, 'FILE_WRITE_FAILED');
     assert.equal(err.cause, cause);
     assert.equal(err.kind, 'internal');
-    assert.deepEqual(JSON.parse(JSON.stringify(err)), { code: 'FILE_WRITE_FAILED', message: 'could not write x: free some space' });
+    assert.deepEqual(JSON.parse(JSON.stringify(err)), {
+      code: 'FILE_WRITE_FAILED',
+      message: 'could not write x: free some space',
+    });
   });
 
   test('maps kinds to distinct exit codes, none of them 0', () => {

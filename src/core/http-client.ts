@@ -1,7 +1,7 @@
 import { fail } from './assert.ts';
+import type { JsonValue } from './canonical-json.ts';
 import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
 import { VdcError } from './errors.ts';
-import type { JsonValue } from './canonical-json.ts';
 import { parseJson } from './strict-json.ts';
 
 /*
@@ -21,17 +21,32 @@ export interface HttpJsonOptions {
  * @throws VdcError PEER_UNREACHABLE, PEER_TIMEOUT, PEER_PROTOCOL, or the server's own code
  */
 export async function httpJson(url: string, opts: HttpJsonOptions = {}): Promise<JsonValue> {
-  const { method = opts.body === undefined ? 'GET' : 'POST', timeoutMs = 10_000, maxBytes = 64 * 1024 * 1024 } = opts;
+  const {
+    method = opts.body === undefined ? 'GET' : 'POST',
+    timeoutMs = 10_000,
+    maxBytes = 64 * 1024 * 1024,
+  } = opts;
   let res: Response;
   try {
     res = await fetch(url, {
       method,
       signal: AbortSignal.timeout(timeoutMs),
-      ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body), headers: { 'content-type': 'application/json' } }),
+      ...(opts.body === undefined
+        ? {}
+        : { body: JSON.stringify(opts.body), headers: { 'content-type': 'application/json' } }),
     });
   } catch (cause) {
-    if ((cause as Error).name === 'TimeoutError') fail('PEER_TIMEOUT', `${url} did not answer within ${timeoutMs} ms: check the server, then retry`, cause);
-    fail('PEER_UNREACHABLE', `cannot reach ${url}: ${(cause as Error).message}; check the address and that the server runs`, cause);
+    if ((cause as Error).name === 'TimeoutError')
+      fail(
+        'PEER_TIMEOUT',
+        `${url} did not answer within ${timeoutMs} ms: check the server, then retry`,
+        cause,
+      );
+    fail(
+      'PEER_UNREACHABLE',
+      `cannot reach ${url}: ${(cause as Error).message}; check the address and that the server runs`,
+      cause,
+    );
   }
   const bytes = Buffer.from(await readBounded(res, maxBytes, url));
   let value: JsonValue;
@@ -46,13 +61,18 @@ export async function httpJson(url: string, opts: HttpJsonOptions = {}): Promise
 
 async function readBounded(res: Response, maxBytes: number, url: string): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) fail('PEER_PROTOCOL', `${url} answered with ${declared} bytes, more than the ${maxBytes} expected`);
+  if (declared > maxBytes)
+    fail(
+      'PEER_PROTOCOL',
+      `${url} answered with ${declared} bytes, more than the ${maxBytes} expected`,
+    );
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (res.body) {
     for await (const chunk of res.body) {
       size += chunk.length;
-      if (size > maxBytes) fail('PEER_PROTOCOL', `${url} answered with more than ${maxBytes} bytes`);
+      if (size > maxBytes)
+        fail('PEER_PROTOCOL', `${url} answered with more than ${maxBytes} bytes`);
       chunks.push(chunk);
     }
   }
@@ -60,12 +80,23 @@ async function readBounded(res: Response, maxBytes: number, url: string): Promis
 }
 
 function remoteError(url: string, status: number, value: JsonValue): VdcError {
-  const err = typeof value === 'object' && value !== null && !Array.isArray(value) ? value['error'] : undefined;
+  const err =
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? value['error']
+      : undefined;
   if (typeof err === 'object' && err !== null && !Array.isArray(err)) {
     const code = err['code'];
     const message = err['message'];
-    if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && typeof message === 'string') {
-      return new VdcError(code as ErrorCode, message.slice(0, 2000));
+    if (
+      typeof code === 'string' &&
+      Object.hasOwn(ERROR_CODES, code) &&
+      typeof message === 'string'
+    ) {
+      // The server's text reaches a terminal: no control characters (escape sequences).
+      return new VdcError(
+        code as ErrorCode,
+        message.slice(0, 2000).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '),
+      );
     }
   }
   return new VdcError('PEER_PROTOCOL', `${url} answered ${status} without a VDC error body`);

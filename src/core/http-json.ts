@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from './assert.ts';
-import { asVdcError, httpStatusOf } from './errors.ts';
 import type { JsonValue } from './canonical-json.ts';
+import { asVdcError, httpStatusOf } from './errors.ts';
 import { parseJson } from './strict-json.ts';
 
 /*
@@ -34,9 +34,12 @@ interface Route {
 export class JsonRouter {
   readonly #routes: Route[] = [];
   readonly #maxBodyBytes: number;
+  readonly #guard: (() => void) | undefined;
 
-  constructor(opts: { maxBodyBytes?: number } = {}) {
+  /** `guard` runs before every route; what it throws is answered instead (e.g. a service that failed). */
+  constructor(opts: { maxBodyBytes?: number; guard?: () => void } = {}) {
     this.#maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
+    this.#guard = opts.guard;
   }
 
   /** Adds a route; `path` may hold `:name` segments, matched as one non-empty segment. */
@@ -58,7 +61,20 @@ export class JsonRouter {
   };
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      // Only origin-form targets ("/path?query"); "//x" or "http://x/" would be read as hosts.
+      if (!(req.url ?? '').startsWith('/') || (req.url ?? '').startsWith('//'))
+        throw new Error('not origin-form');
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch (cause) {
+      fail(
+        'INPUT_INVALID',
+        `the request target ${JSON.stringify((req.url ?? '').slice(0, 100))} is not a path`,
+        cause,
+      );
+    }
+    this.#guard?.();
     const method = req.method ?? 'GET';
     let allowed = false;
     for (const route of this.#routes) {
@@ -68,10 +84,29 @@ export class JsonRouter {
       if (route.method !== method) continue;
       const params: Record<string, string> = {};
       route.names.forEach((name, i) => {
-        params[name] = decodeURIComponent(m[i + 1] ?? '');
+        try {
+          params[name] = decodeURIComponent(m[i + 1] ?? '');
+        } catch (cause) {
+          fail(
+            'INPUT_INVALID',
+            `the path segment for '${name}' is not valid percent-encoding`,
+            cause,
+          );
+        }
       });
-      const body = method === 'POST' || method === 'PUT' ? await readJsonBody(req, this.#maxBodyBytes) : undefined;
-      const result = await route.handler({ method, path: url.pathname, query: url.searchParams, params, body, req, res });
+      const body =
+        method === 'POST' || method === 'PUT'
+          ? await readJsonBody(req, this.#maxBodyBytes)
+          : undefined;
+      const result = await route.handler({
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        params,
+        body,
+        req,
+        res,
+      });
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
       return;
     }
@@ -86,7 +121,8 @@ export class JsonRouter {
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<JsonValue> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) fail('INPUT_TOO_LARGE', `the body is ${declared} bytes; at most ${maxBytes} are accepted`);
+  if (declared > maxBytes)
+    fail('INPUT_TOO_LARGE', `the body is ${declared} bytes; at most ${maxBytes} are accepted`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -102,7 +138,11 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = `${JSON.stringify(value)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(body);
 }
 

@@ -21,14 +21,22 @@ describe('tagged signatures', () => {
     assert.equal(sig.length, 64);
     assert.equal(verify(SIGNING_TAGS.tx, payload, sig, pub), true);
     // Key order does not matter: the canonical form is signed.
-    assert.equal(verify(SIGNING_TAGS.tx, { body: { name: 'web' }, nonce: 1, twin: 7 }, sig, pub), true);
+    assert.equal(
+      verify(SIGNING_TAGS.tx, { body: { name: 'web' }, nonce: 1, twin: 7 }, sig, pub),
+      true,
+    );
   });
 
   test('a signature made under one tag never verifies under another', () => {
     const tags = Object.values(SIGNING_TAGS);
     for (const signedTag of tags) {
       const sig = sign(signedTag, payload, key);
-      for (const other of tags) assert.equal(verify(other, payload, sig, pub), other === signedTag, `${signedTag} vs ${other}`);
+      for (const other of tags)
+        assert.equal(
+          verify(other, payload, sig, pub),
+          other === signedTag,
+          `${signedTag} vs ${other}`,
+        );
     }
   });
 
@@ -37,14 +45,26 @@ describe('tagged signatures', () => {
     assert.equal(verify(SIGNING_TAGS.login, { ...payload, nonce: 2 }, sig, pub), false);
     const other = rawPublicKey(privateKeyFromSeed('ed25519', randomBytes(32)));
     assert.equal(verify(SIGNING_TAGS.login, payload, sig, other), false);
-    assert.throws(() => assertSignature(SIGNING_TAGS.login, payload, sig, other), code('SIGNATURE_INVALID'));
+    assert.throws(
+      () => assertSignature(SIGNING_TAGS.login, payload, sig, other),
+      code('SIGNATURE_INVALID'),
+    );
   });
 
   test('refuses signatures and keys of the wrong length', () => {
     const sig = sign(SIGNING_TAGS.tx, payload, key);
-    assert.throws(() => verify(SIGNING_TAGS.tx, payload, sig.subarray(0, 63), pub), code('SIGNATURE_MALFORMED'));
-    assert.throws(() => verify(SIGNING_TAGS.tx, payload, Buffer.concat([sig, Buffer.from([0])]), pub), code('SIGNATURE_MALFORMED'));
-    assert.throws(() => verify(SIGNING_TAGS.tx, payload, sig, pub.subarray(0, 31)), code('KEY_INVALID'));
+    assert.throws(
+      () => verify(SIGNING_TAGS.tx, payload, sig.subarray(0, 63), pub),
+      code('SIGNATURE_MALFORMED'),
+    );
+    assert.throws(
+      () => verify(SIGNING_TAGS.tx, payload, Buffer.concat([sig, Buffer.from([0])]), pub),
+      code('SIGNATURE_MALFORMED'),
+    );
+    assert.throws(
+      () => verify(SIGNING_TAGS.tx, payload, sig, pub.subarray(0, 31)),
+      code('KEY_INVALID'),
+    );
   });
 
   test('refuses tags that could blur the tag/payload boundary', () => {
@@ -54,7 +74,8 @@ describe('tagged signatures', () => {
   });
 
   test('every vdc/ tag is reserved for VDC itself', () => {
-    for (const tag of [...Object.values(SIGNING_TAGS), 'vdc/future/v9']) assert.throws(() => assertUserTag(tag), code('TAG_RESERVED'));
+    for (const tag of [...Object.values(SIGNING_TAGS), 'vdc/future/v9'])
+      assert.throws(() => assertUserTag(tag), code('TAG_RESERVED'));
     assert.doesNotThrow(() => assertUserTag('myapp/release/v1'));
   });
 });

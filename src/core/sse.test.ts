@@ -14,7 +14,11 @@ async function collect(chunks: string[], max?: number): Promise<SseEvent[]> {
 
 describe('server-sent events', () => {
   test('reads named events split across chunks, skipping comments', async () => {
-    const events = await collect([': hello\n\nid: 3\nevent: le', 'af\ndata: {"seq":3}\n\r\nevent: head\ndata: {"size":4}\n\n', 'data: partial']);
+    const events = await collect([
+      ': hello\n\nid: 3\nevent: le',
+      'af\ndata: {"seq":3}\n\r\nevent: head\ndata: {"size":4}\n\n',
+      'data: partial',
+    ]);
     assert.deepEqual(events, [
       { event: 'leaf', data: '{"seq":3}', id: '3' },
       { event: 'head', data: '{"size":4}' },
@@ -22,6 +26,9 @@ describe('server-sent events', () => {
   });
 
   test('refuses an event larger than the bound', async () => {
-    await assert.rejects(collect([`data: ${'x'.repeat(2000)}`], 1000), (err: unknown) => err instanceof VdcError && err.code === 'PEER_PROTOCOL');
+    await assert.rejects(
+      collect([`data: ${'x'.repeat(2000)}`], 1000),
+      (err: unknown) => err instanceof VdcError && err.code === 'PEER_PROTOCOL',
+    );
   });
 });

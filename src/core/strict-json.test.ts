@@ -7,7 +7,15 @@ const code = (c: string) => (err: unknown) => err instanceof VdcError && err.cod
 
 describe('strict JSON parsing', () => {
   test('parses what JSON.parse parses, to the same value', () => {
-    const samples = ['{"a":[1,2.5,-3e2,true,false,null],"b":{"c":"\\u00e9\\n\\"x\\""}}', '[]', '{}', '"s"', '0', ' \n[ 1 , { } ] \t', '"\\ud83d\\ude00"'];
+    const samples = [
+      '{"a":[1,2.5,-3e2,true,false,null],"b":{"c":"\\u00e9\\n\\"x\\""}}',
+      '[]',
+      '{}',
+      '"s"',
+      '0',
+      ' \n[ 1 , { } ] \t',
+      '"\\ud83d\\ude00"',
+    ];
     for (const s of samples) assert.deepEqual(parseJson(s), JSON.parse(s), s);
   });
 
@@ -30,7 +38,24 @@ describe('strict JSON parsing', () => {
   });
 
   test('refuses what is not JSON', () => {
-    for (const s of ['', '{', '{"a":1,}', '[1,]', "{'a':1}", 'NaN', 'Infinity', '01', '1.', '+1', '"\t"', '"\\x"', '{"a" 1}', '[1] 2', 'tru', 'undefined']) {
+    for (const s of [
+      '',
+      '{',
+      '{"a":1,}',
+      '[1,]',
+      "{'a':1}",
+      'NaN',
+      'Infinity',
+      '01',
+      '1.',
+      '+1',
+      '"\t"',
+      '"\\x"',
+      '{"a" 1}',
+      '[1] 2',
+      'tru',
+      'undefined',
+    ]) {
       assert.throws(() => parseJson(s), code('JSON_MALFORMED'), JSON.stringify(s));
     }
   });

@@ -32,7 +32,8 @@ export function readConfig(home: string): VdcConfig {
   const path = configPath(home);
   if (!existsSync(path)) return { ledgers: {} };
   const bytes = readFileSync(path);
-  if (bytes.length > MAX_CONFIG_BYTES) fail('INPUT_INVALID', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+  if (bytes.length > MAX_CONFIG_BYTES)
+    fail('INPUT_INVALID', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
   const doc = parseJson(bytes);
   assertObject(doc, `${path}`);
   const ledgers = doc['ledgers'] ?? {};

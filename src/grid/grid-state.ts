@@ -11,6 +11,8 @@ import { parseJson } from '../core/strict-json.ts';
 
 export interface ServiceRecord {
   pid: number;
+  /** the process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, names one process for ever */
+  startTicks: string;
   /** what a person or a client connects to */
   address: string;
   log: string;
@@ -39,13 +41,18 @@ export function writeGridState(gridDir: string, state: GridState): void {
   writeFileAtomic(gridStatePath(gridDir), `${JSON.stringify(state, null, 2)}\n`, 0o600);
 }
 
-/** Whether `pid` is alive and is the grid's own process (its command line names the grid folder), not a reused pid. */
-export function isGridProcess(pid: number, gridDir: string): boolean {
+/** Start time of a process in clock ticks since boot, or undefined when it is gone. */
+export function processStartTicks(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(gridDir);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
-    return false; // gone, or not ours to signal
+    return undefined; // gone
   }
+}
+
+/** Whether the recorded process still runs: same pid and same start time, so a reused pid is never taken for it. */
+export function isGridProcess(record: Pick<ServiceRecord, 'pid' | 'startTicks'>): boolean {
+  return record.startTicks !== undefined && processStartTicks(record.pid) === record.startTicks;
 }

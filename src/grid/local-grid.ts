@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fail } from '../core/assert.ts';
@@ -8,6 +8,7 @@ import { GRID_SERVICES, type GridService } from './grid-services.ts';
 import {
   type GridState,
   isGridProcess,
+  processStartTicks,
   readGridState,
   type ServiceRecord,
   writeGridState,
@@ -81,23 +82,34 @@ async function start(
   mkdirSync(folder, { recursive: true, mode: 0o700 });
   const log = join(folder, `${service.name}.log`);
   const out = openSync(log, 'a', 0o600);
+  let spawnError: Error | undefined;
   const child = spawn(VDC_BIN, service.args(dir, port, addresses), {
     detached: true,
     stdio: ['ignore', out, out],
+  });
+  closeSync(out); // the child has its own copy
+  child.once('error', (err) => {
+    spawnError = err;
   });
   child.unref();
   const address = service.address(port);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (!(await isReady(service, address))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (spawnError || child.exitCode !== null || Date.now() > deadline) {
+      // Never leave an unrecorded process behind: a second `up` would start another writer.
+      if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
       fail(
         'GRID_START_FAILED',
-        `the ${service.name} did not come up (see ${log}): fix what the log says, then run 'vdc up' again`,
+        `the ${service.name} did not come up (${spawnError?.message ?? `see ${log}`}): fix what it says, then run 'vdc up' again`,
+        spawnError,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { pid: child.pid!, address, log, startedAt: new Date().toISOString() };
+  const startTicks = processStartTicks(child.pid!);
+  if (startTicks === undefined)
+    fail('GRID_START_FAILED', `the ${service.name} exited right after starting (see ${log})`);
+  return { pid: child.pid!, startTicks, address, log, startedAt: new Date().toISOString() };
 }
 
 /**
@@ -111,7 +123,7 @@ export async function gridUp(home: string, onStart?: (name: string) => void): Pr
   const addresses: Record<string, string> = {};
   for (const service of GRID_SERVICES) {
     let record = state.services[service.name];
-    if (!record || !isGridProcess(record.pid, dir)) {
+    if (!record || !isGridProcess(record)) {
       onStart?.(service.name);
       record = await start(service, dir, addresses);
       state.services[service.name] = record;
@@ -131,7 +143,7 @@ export function gridStatus(home: string): GridStatus {
     if (record)
       services[service.name] = {
         ...record,
-        running: isGridProcess(record.pid, dir),
+        running: isGridProcess(record),
         hint: service.hint(record.address),
       };
   }
@@ -145,15 +157,23 @@ export async function gridDown(home: string, purge: boolean): Promise<string[]> 
   const state = readGridState(dir);
   const stopped: string[] = [];
   for (const [name, record] of Object.entries(state.services)) {
-    if (!isGridProcess(record.pid, dir)) continue;
-    process.kill(record.pid, 'SIGTERM');
+    if (!isGridProcess(record)) continue;
+    signal(record.pid, 'SIGTERM');
     const deadline = Date.now() + 10_000;
-    while (isGridProcess(record.pid, dir) && Date.now() < deadline)
+    while (isGridProcess(record) && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 50));
-    if (isGridProcess(record.pid, dir)) process.kill(record.pid, 'SIGKILL');
+    if (isGridProcess(record)) signal(record.pid, 'SIGKILL');
     stopped.push(name);
   }
   if (purge) rmSync(dir, { recursive: true, force: true });
   else writeGridState(dir, { services: {} });
   return stopped;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // It ended between the check and the signal: nothing left to stop.
+  }
 }

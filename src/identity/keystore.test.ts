@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { VdcError } from '../core/errors.ts';
-import { createKeystore, keystorePublicKeys, openKeystore, readKeystoreFile, SCRYPT_DEFAULTS } from './keystore.ts';
+import {
+  createKeystore,
+  keystorePublicKeys,
+  openKeystore,
+  readKeystoreFile,
+  SCRYPT_DEFAULTS,
+} from './keystore.ts';
 
 const code = (c: string) => (err: unknown) => err instanceof VdcError && err.code === c;
 const PASS = 'correct horse battery';
@@ -70,6 +76,7 @@ describe('keystore', () => {
     const path = tempPath(t);
     await createKeystore(path, randomBytes(64), PASS);
     const original = JSON.parse(readFileSync(path, 'utf8'));
+    // biome-ignore lint/suspicious/noExplicitAny: the edits poke at arbitrary JSON fields on purpose
     const edits: Array<(f: Record<string, any>) => void> = [
       (f) => (f.signingKey = '00'.repeat(32)),
       (f) => (f.kdf.N = 2 ** 18),
@@ -109,6 +116,10 @@ describe('keystore', () => {
   });
 
   test('a missing keystore says how to make one', (t) => {
-    assert.throws(() => readKeystoreFile(tempPath(t)), (err: unknown) => code('KEYSTORE_NOT_FOUND')(err) && /vdc id new/.test((err as Error).message));
+    assert.throws(
+      () => readKeystoreFile(tempPath(t)),
+      (err: unknown) =>
+        code('KEYSTORE_NOT_FOUND')(err) && /vdc id new/.test((err as Error).message),
+    );
   });
 });

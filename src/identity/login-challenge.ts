@@ -40,6 +40,8 @@ export interface SignedLogin {
 export const MAX_AUDIENCE_LENGTH = 256;
 export const MAX_STATEMENT_LENGTH = 256;
 export const MAX_TWIN_ID = 2 ** 48;
+/** 9999-12-31T23:59:59.999Z: later times cannot be printed as dates. */
+export const MAX_TIME_MS = 253_402_300_799_999;
 
 function malformed(err: unknown): never {
   throw new VdcError('LOGIN_MALFORMED', `login is malformed: ${(err as Error).message}`, {
@@ -68,8 +70,8 @@ export function parseSignedLogin(value: unknown): SignedLogin & { signatureBytes
     assertString(c['audience'], 'challenge.audience', { min: 1, max: MAX_AUDIENCE_LENGTH });
     assertInteger(c['twin'], 'challenge.twin', 1, MAX_TWIN_ID);
     assertString(c['nonce'], 'challenge.nonce', { min: 1, max: 256, pattern: /^[0-9a-f]+$/ });
-    assertInteger(c['issuedAt'], 'challenge.issuedAt', 0, Number.MAX_SAFE_INTEGER);
-    assertInteger(c['expiresAt'], 'challenge.expiresAt', 0, Number.MAX_SAFE_INTEGER);
+    assertInteger(c['issuedAt'], 'challenge.issuedAt', 0, MAX_TIME_MS);
+    assertInteger(c['expiresAt'], 'challenge.expiresAt', 0, MAX_TIME_MS);
     assertString(c['statement'], 'challenge.statement', { max: MAX_STATEMENT_LENGTH });
     const signatureBytes = fromHex(value['signature'], 'signature', 64);
     return {

@@ -15,16 +15,28 @@ describe('mnemonics', () => {
   });
 
   test('reads a mnemonic typed with stray spaces and capitals', () => {
-    assert.deepEqual(mnemonicToSeed(`  ${ZERO.toUpperCase().replaceAll(' ', '  \n')} `), mnemonicToSeed(ZERO));
+    assert.deepEqual(
+      mnemonicToSeed(`  ${ZERO.toUpperCase().replaceAll(' ', '  \n')} `),
+      mnemonicToSeed(ZERO),
+    );
   });
 
   test('refuses the wrong number of words', () => {
     assert.throws(() => checkMnemonic(''), code('MNEMONIC_LENGTH'));
-    assert.throws(() => checkMnemonic(ZERO.split(' ').slice(0, 12).join(' ')), code('MNEMONIC_LENGTH'));
+    assert.throws(
+      () => checkMnemonic(ZERO.split(' ').slice(0, 12).join(' ')),
+      code('MNEMONIC_LENGTH'),
+    );
   });
 
   test('refuses a word outside the list, naming it and its place', () => {
-    assert.throws(() => checkMnemonic(ZERO.replace('art', 'artt')), (err: unknown) => code('MNEMONIC_WORD_UNKNOWN')(err) && /word 24 \("artt"\)/.test((err as Error).message));
+    assert.throws(
+      () => checkMnemonic(ZERO.replace('art', 'artt')),
+      (err: unknown) =>
+        code('MNEMONIC_WORD_UNKNOWN')(err) &&
+        /word 24 is not/.test((err as Error).message) &&
+        !(err as Error).message.includes('artt'),
+    );
   });
 
   test('refuses valid words with a wrong checksum', () => {

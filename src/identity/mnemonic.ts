@@ -37,7 +37,8 @@ export function checkMnemonic(text: string): string {
     if (!WORDS.has(word))
       fail(
         'MNEMONIC_WORD_UNKNOWN',
-        `word ${i + 1} ("${word}") is not in the BIP-39 English word list: check its spelling`,
+        // The word is part of a secret: name its place, never echo it into terminals and logs.
+        `word ${i + 1} is not in the BIP-39 English word list: check its spelling`,
       );
   });
   try {

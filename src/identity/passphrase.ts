@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { ReadStream, WriteStream } from 'node:tty';
 import { fail } from '../core/assert.ts';
+import { VdcError } from '../core/errors.ts';
 
 /*
  * The keystore passphrase comes from VDC_PASSPHRASE (scripts, CI) or from a prompt on the
@@ -37,7 +38,9 @@ function promptHidden(question: string): Promise<string> {
     input.on('data', (chunk: Buffer) => {
       for (const ch of chunk.toString('utf8')) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new Error('interrupted'));
+        if (ch === '\u0003')
+          return done(new VdcError('PASSPHRASE_REQUIRED', 'interrupted: no passphrase was given'));
+        if (ch === '\u0004') return done();
         if (ch === '\u007f' || ch === '\b') answer = answer.slice(0, -1);
         else answer += ch;
       }

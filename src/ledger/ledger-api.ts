@@ -46,7 +46,10 @@ function found<T>(value: T | undefined, what: string): T {
 
 export function ledgerRouter(service: LedgerService): JsonRouter {
   const p = service.projection;
-  const router = new JsonRouter({ maxBodyBytes: MAX_SUBMISSION_BYTES });
+  const router = new JsonRouter({
+    maxBodyBytes: MAX_SUBMISSION_BYTES,
+    guard: () => service.assertHealthy(),
+  });
   router
     .on('GET', '/', ({ res }) => {
       const html = ledgerHomePage(service);
@@ -98,16 +101,23 @@ export function ledgerRouter(service: LedgerService): JsonRouter {
   return router;
 }
 
+/** Live events a reader may have waiting while its backlog is sent, before it is cut off. */
+const MAX_HELD_EVENTS = 10_000;
+
 /**
  * Streams leaves from `from` (the backlog first, then live) and every new head, as
  * server-sent events `leaf` and `head`. Live events that arrive while the backlog is being
- * read are held and sent in order, each leaf exactly once.
+ * read are held and sent in order, each leaf exactly once. A reader that falls too far
+ * behind is cut off; it resumes with `from`.
  */
 function streamEvents(service: LedgerService, from: number, res: ServerResponse): void {
+  if (from > service.head.size)
+    fail('INPUT_INVALID', `'from' is ${from}, beyond the log's ${service.head.size} entries`);
   openEventStream(res);
   let next = from;
   let replaying = true;
   const held: LedgerEvent[] = [];
+  const closed = once(res, 'close').catch(() => undefined);
   /** Writes one event; false when the socket's buffer is full and the writer should wait for 'drain'. */
   const send = (event: LedgerEvent): boolean => {
     let flushed = true;
@@ -122,10 +132,10 @@ function streamEvents(service: LedgerService, from: number, res: ServerResponse)
     return flushed;
   };
   const unsubscribe = service.subscribe((event) => {
-    if (replaying) held.push(event);
-    else send(event);
+    if (!replaying) send(event);
+    else if (held.push(event) > MAX_HELD_EVENTS) res.destroy();
   });
-  res.on('close', unsubscribe);
+  void closed.then(unsubscribe);
   void (async () => {
     try {
       writeEvent(res, 'head', JSON.stringify(service.head));
@@ -134,7 +144,7 @@ function streamEvents(service: LedgerService, from: number, res: ServerResponse)
         if (page.length === 0 || res.destroyed) break;
         let flushed = true;
         for (const leaf of page) flushed = send({ kind: 'leaf', leaf }) && flushed;
-        if (!flushed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!flushed) await Promise.race([once(res, 'drain'), closed]);
       }
       replaying = false;
       for (const event of held.splice(0)) send(event);

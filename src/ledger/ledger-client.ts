@@ -6,6 +6,7 @@ import { toHex } from '../core/hex.ts';
 import { httpJson } from '../core/http-client.ts';
 import type { Identity } from '../identity/index.ts';
 import { LedgerFollower } from './ledger-follower.ts';
+import { ledgerId } from './ledger-id.ts';
 import { pinLedgerKey } from './ledger-pin.ts';
 import { encodeLeaf, type Leaf } from './log-leaf.ts';
 import { parseInclusionProof, verifyInclusion } from './merkle-verify.ts';
@@ -48,11 +49,10 @@ export class LedgerClient {
   }): Promise<LedgerClient> {
     const pin = await pinLedgerKey(opts.home, opts.url, opts.ledgerKey);
     if (pin.notice) opts.say?.(pin.notice);
-    const probe = new LedgerFollower({ url: opts.url, ledgerKey: pin.key });
     const follower = new LedgerFollower({
       url: opts.url,
       ledgerKey: pin.key,
-      stateFile: join(opts.home, 'ledgers', probe.ledger, 'head.json'),
+      stateFile: join(opts.home, 'ledgers', ledgerId(pin.key), 'head.json'),
     });
     await follower.sync();
     return new LedgerClient(follower);
@@ -112,6 +112,7 @@ export class LedgerClient {
     );
     verifyInclusion(proof, leaf.hash, Buffer.from(head.root, 'hex'));
     await this.follower.sync(head);
-    return { leaf: answer.leaf, created: answer.created, head };
+    // The ids come from this follower's own rules, not from the server's answer.
+    return { leaf: answer.leaf, created: this.follower.createdBy(leaf.seq) ?? {}, head };
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fail } from '../core/assert.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
+import { canonicalize } from '../core/canonical-json.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
 import { toHex } from '../core/hex.ts';
@@ -9,9 +10,8 @@ import { httpJson } from '../core/http-client.ts';
 import { readEvents } from '../core/sse.ts';
 import { parseJson } from '../core/strict-json.ts';
 import { ledgerId } from './ledger-id.ts';
-import { type Leaf, leafBytes } from './log-leaf.ts';
+import { type EncodedLeaf, encodeLeaf, type Leaf } from './log-leaf.ts';
 import { MerkleFrontier } from './merkle-frontier.ts';
-import { hashLeaf } from './merkle-hash.ts';
 import { MemoryMerkleTree } from './merkle-memory-tree.ts';
 import { parseConsistencyProof, verifyConsistency, verifyInclusion } from './merkle-verify.ts';
 import { Projection } from './projection.ts';
@@ -36,6 +36,8 @@ import { type SignedHead, verifyHead } from './signed-head.ts';
  */
 
 const PAGE = 1000;
+/** How many recent leaves' created ids are kept for submitters. */
+const RECENT_CREATED = 4096;
 
 export interface FollowerOptions {
   /** base URL of the ledger, e.g. http://127.0.0.1:8080 */
@@ -64,6 +66,7 @@ export class LedgerFollower {
   #verifiedAt = 0;
   #failure: VdcError | undefined;
   #syncing: Promise<SignedHead> | undefined;
+  readonly #created = new Map<number, Record<string, number>>();
 
   constructor(opts: FollowerOptions) {
     this.url = opts.url.replace(/\/+$/, '');
@@ -99,40 +102,48 @@ export class LedgerFollower {
   }
 
   /**
-   * Fetches the ledger's newest head, proves it consistent with what was verified before,
-   * and applies every leaf up to it. Concurrent calls share one sync.
-   * @throws VdcError LEDGER_ROLLBACK, LEDGER_FORK, LEDGER_REWRITTEN, LEDGER_ENTRY_REFUSED,
-   *   LEDGER_SPLIT_VIEW, HEAD_*, PEER_*
+   * Fetches the ledger's newest head (or checks `head`, e.g. one a peer gossiped), proves it
+   * consistent with what was verified before, and applies every leaf up to it. A call made
+   * while another sync runs waits for it, then syncs again unless that one covered `head`.
+   * @throws VdcError LEDGER_ROLLBACK, LEDGER_FORK, LEDGER_ENTRY_REFUSED, LEDGER_SPLIT_VIEW
+   *   (final: signed evidence, the follower refuses all use after); LEDGER_REWRITTEN,
+   *   LEDGER_HEAD_STALE, HEAD_*, PROOF_*, PEER_* (not final: the answer is refused, a later
+   *   sync may succeed)
    */
-  sync(head?: unknown): Promise<SignedHead> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    this.#syncing ??= this.#sync(head).finally(() => {
+  async sync(head?: unknown): Promise<SignedHead> {
+    while (this.#syncing) {
+      const done = await this.#syncing.catch(() => undefined);
+      if (done && (head === undefined || sameHead(done, head))) return done;
+    }
+    if (this.#failure) throw this.#failure;
+    this.#syncing = this.#sync(head).finally(() => {
       this.#syncing = undefined;
     });
     return this.#syncing;
   }
 
   async #sync(given: unknown): Promise<SignedHead> {
-    try {
-      const head = verifyHead(given ?? (await this.#get('/v1/head')), this.ledgerKey);
-      await this.#checkAgainstTrusted(head);
-      await this.#catchUp(head);
-      this.#trusted = head;
-      this.#verifiedAt = this.#clock.now();
-      this.#saveTrusted(head);
-      return head;
-    } catch (err) {
-      const error = asVdcError(err);
-      if (
-        error.code.startsWith('LEDGER_') ||
-        error.code.startsWith('PROOF_') ||
-        error.code === 'HEAD_SIGNATURE_INVALID' ||
-        error.code === 'HEAD_WRONG_LEDGER'
-      ) {
-        this.#failure = error;
-      }
-      throw error;
-    }
+    const head = verifyHead(given ?? (await this.#get('/v1/head')), this.ledgerKey);
+    const old = this.#trusted;
+    await this.#checkAgainstTrusted(head);
+    await this.#catchUp(head);
+    // An old head replayed (by a stale server or someone in between) proves nothing new about
+    // freshness: only a later `time` moves the lease that nodes fence on.
+    if (old && head.size === old.size && head.time <= old.time && this.#verifiedAt > 0) return old;
+    this.#trusted = head;
+    this.#verifiedAt = this.#clock.now();
+    this.#saveTrusted(head);
+    return head;
+  }
+
+  /** Records signed evidence that this ledger cannot be trusted: every later use fails with it. */
+  #hard(
+    code: 'LEDGER_ROLLBACK' | 'LEDGER_FORK' | 'LEDGER_ENTRY_REFUSED' | 'LEDGER_SPLIT_VIEW',
+    message: string,
+    cause?: unknown,
+  ): never {
+    this.#failure = new VdcError(code, message, cause === undefined ? undefined : { cause });
+    throw this.#failure;
   }
 
   /** Rollback and fork checks of a new head against the newest one verified. */
@@ -140,13 +151,18 @@ export class LedgerFollower {
     const old = this.#trusted;
     if (!old) return;
     if (head.size < old.size) {
-      fail(
+      this.#hard(
         'LEDGER_ROLLBACK',
         `the ledger at ${this.url} presents a head of size ${head.size} (root ${head.root}), smaller than the verified head of size ${old.size} (root ${old.root}): it rolled back its log; do not trust it`,
       );
     }
     if (head.size === old.size) {
       if (head.root !== old.root) this.#fork(old, head, 'same size, another root');
+      if (head.time < old.time)
+        fail(
+          'LEDGER_HEAD_STALE',
+          `the ledger at ${this.url} presents a head signed at ${new Date(head.time).toISOString()}, older than the verified one (${new Date(old.time).toISOString()}): a replayed head proves nothing fresh`,
+        );
       return;
     }
     if (old.size === 0) return;
@@ -163,7 +179,7 @@ export class LedgerFollower {
   }
 
   #fork(old: SignedHead, head: SignedHead, why: string): never {
-    fail(
+    this.#hard(
       'LEDGER_FORK',
       `the ledger at ${this.url} signed two histories: head (size ${old.size}, root ${old.root}) and head (size ${head.size}, root ${head.root}) are not one log (${why}); keep both heads as evidence`,
     );
@@ -182,21 +198,21 @@ export class LedgerFollower {
         );
       const frontier = this.#frontier.clone();
       const hashes = page.map((leaf, i) => {
-        if (leaf.seq !== from + i)
+        const encoded = encodeServedLeaf(this.url, leaf);
+        if (encoded.seq !== from + i)
           fail(
             'LEDGER_REWRITTEN',
-            `the ledger at ${this.url} served leaf ${leaf.seq} where leaf ${from + i} belongs`,
+            `the ledger at ${this.url} served leaf ${encoded.seq} where leaf ${from + i} belongs`,
           );
-        const hash = hashLeaf(leafBytes(leaf));
-        frontier.append(hash);
-        return hash;
+        frontier.append(encoded.hash);
+        return encoded.hash;
       });
       await this.#provePrefix(frontier, head, target);
       for (const [i, leaf] of page.entries()) {
         try {
-          this.#projection.apply(leaf);
+          this.#remember(leaf.seq, this.#projection.apply(leaf).created);
         } catch (cause) {
-          fail(
+          this.#hard(
             'LEDGER_ENTRY_REFUSED',
             `the ledger at ${this.url} signed head (size ${head.size}, root ${head.root}) over leaf ${leaf.seq}, which the rules refuse (${(cause as VdcError).code}: ${(cause as Error).message})`,
             cause,
@@ -236,6 +252,17 @@ export class LedgerFollower {
     }
   }
 
+  #remember(seq: number, created: Record<string, number>): void {
+    this.#created.set(seq, created);
+    if (this.#created.size > RECENT_CREATED)
+      this.#created.delete(this.#created.keys().next().value!);
+  }
+
+  /** The ids leaf `seq` created, as this follower's own rules computed them (recent leaves only). */
+  createdBy(seq: number): Record<string, number> | undefined {
+    return this.#created.get(seq);
+  }
+
   /** Gossip: a head a node reports must match this follower's own tree at that size. */
   async #checkReportedHead(leaf: Leaf, head: SignedHead): Promise<void> {
     const tx = leaf.tx as {
@@ -246,7 +273,7 @@ export class LedgerFollower {
     if (!reported || reported.size === 0) return;
     const ours = toHex(await this.#tree.root(reported.size));
     if (ours !== reported.root) {
-      fail(
+      this.#hard(
         'LEDGER_SPLIT_VIEW',
         `leaf ${leaf.seq}: a node verified a head of size ${reported.size} with root ${reported.root}, but this log has root ${ours} at that size (current head size ${head.size}, root ${head.root}): the ledger shows different histories to different parties`,
       );
@@ -259,8 +286,11 @@ export class LedgerFollower {
       typeof body === 'object' && body !== null && !Array.isArray(body)
         ? body['entries']
         : undefined;
-    if (!Array.isArray(entries))
-      fail('PEER_PROTOCOL', `${this.url}/v1/entries did not answer {entries: [...]}`);
+    if (!Array.isArray(entries) || entries.length > limit)
+      fail(
+        'PEER_PROTOCOL',
+        `${this.url}/v1/entries did not answer {entries: [...]} of at most ${limit} leaves`,
+      );
     return entries as unknown as Leaf[];
   }
 
@@ -277,7 +307,7 @@ export class LedgerFollower {
       );
     try {
       const proof = await this.#tree.inclusionProof(leaf.seq, size);
-      verifyInclusion(proof, hashLeaf(leafBytes(leaf)), await this.#tree.root(size));
+      verifyInclusion(proof, encodeServedLeaf(this.url, leaf).hash, await this.#tree.root(size));
     } catch (cause) {
       fail(
         'LEDGER_REWRITTEN',
@@ -293,33 +323,45 @@ export class LedgerFollower {
 
   /**
    * Follows the ledger's event stream, syncing to every head it announces, until `signal`
-   * aborts or a hard error occurs (then it rejects with it). Network errors reconnect with
-   * backoff; `onHead` is called after each verified head.
+   * aborts or a hard error occurs (then it rejects with it). Anything else — a dropped or
+   * silent stream (no event for `idleMs`), a refused answer — reconnects with backoff;
+   * `onHead` is called after each verified head.
    */
   async follow(
     signal: AbortSignal,
     onHead?: (head: SignedHead) => void,
     onError?: (err: VdcError) => void,
+    idleMs = 30_000,
   ): Promise<void> {
     let backoff = 100;
     while (!signal.aborted) {
+      const idle = new AbortController();
+      let timer = setTimeout(() => idle.abort(), idleMs);
       try {
-        const res = await fetch(`${this.url}/v1/stream?from=${this.#projection.size}`, { signal });
+        // No `from`: the stream starts at the current head; leaves come through sync().
+        const res = await fetch(`${this.url}/v1/stream`, {
+          signal: AbortSignal.any([signal, idle.signal]),
+        });
         if (!res.ok || !res.body)
           fail('PEER_PROTOCOL', `${this.url}/v1/stream answered ${res.status}`);
-        backoff = 100;
         for await (const event of readEvents(res.body)) {
+          clearTimeout(timer);
+          timer = setTimeout(() => idle.abort(), idleMs);
           if (event.event !== 'head') continue;
+          // Not `onHead?.(await …)`: optional chaining would skip the sync when there is no onHead.
           const head = await this.sync(parseJson(event.data));
           onHead?.(head);
+          backoff = 100;
         }
+        fail('PEER_UNREACHABLE', `${this.url}/v1/stream ended`);
       } catch (err) {
         if (signal.aborted) return;
-        const error = asVdcError(err);
         if (this.#failure) throw this.#failure;
-        onError?.(error);
+        onError?.(asVdcError(err));
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(backoff * 2, 5000);
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
@@ -329,7 +371,7 @@ export class LedgerFollower {
    * @throws VdcError LEDGER_STATE_MISMATCH when the server's answer contradicts the log
    */
   crossCheck(what: string, serverAnswer: unknown, own: unknown): void {
-    if (JSON.stringify(serverAnswer) !== JSON.stringify(own ?? null)) {
+    if (canonicalize(serverAnswer ?? null) !== canonicalize(own ?? null)) {
       fail(
         'LEDGER_STATE_MISMATCH',
         `the ledger at ${this.url} says ${what} is ${JSON.stringify(serverAnswer)?.slice(0, 200)}, but its own verified log says ${JSON.stringify(own ?? null).slice(0, 200)}: believe the log`,
@@ -355,4 +397,28 @@ export class LedgerFollower {
     mkdirSync(dirname(this.#stateFile), { recursive: true, mode: 0o700 });
     writeFileAtomic(this.#stateFile, `${JSON.stringify(head)}\n`, 0o600);
   }
+}
+
+/** A leaf as served, checked to be exactly a leaf, with its hash. @throws VdcError PEER_PROTOCOL */
+function encodeServedLeaf(url: string, leaf: unknown): EncodedLeaf {
+  try {
+    return encodeLeaf(leaf as Leaf);
+  } catch (cause) {
+    fail(
+      'PEER_PROTOCOL',
+      `${url} served a leaf that is not one: ${(cause as Error).message}`,
+      cause,
+    );
+  }
+}
+
+function sameHead(a: SignedHead, b: unknown): boolean {
+  const h = b as Partial<SignedHead> | null;
+  return (
+    typeof h === 'object' &&
+    h !== null &&
+    h.size === a.size &&
+    h.root === a.root &&
+    h.time === a.time
+  );
 }

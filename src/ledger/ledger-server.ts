@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fail } from '../core/assert.ts';
+import type { VdcError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { ledgerRouter } from './ledger-api.ts';
 import { loadOrCreateLedgerKey } from './ledger-key.ts';
@@ -22,6 +23,8 @@ export interface LedgerServerOptions {
   logger: Logger;
   heartbeatMs?: number;
   onReplay?: (done: number, total: number) => void;
+  /** called once if the ledger fails for good (a commit failed): close it and exit non-zero */
+  onFatal?: (err: VdcError) => void;
 }
 
 export interface RunningLedger {
@@ -51,6 +54,12 @@ export async function startLedgerServer(opts: LedgerServerOptions): Promise<Runn
     store,
     ledgerKey: key.privateKey,
     ...(opts.onReplay ? { onReplay: opts.onReplay } : {}),
+    onBroken: (err) => {
+      opts.logger.log('error', 'ledger stopped: a commit failed; restart it to replay its store', {
+        err,
+      });
+      opts.onFatal?.(err);
+    },
   });
   const router = ledgerRouter(service);
   const server: Server = createServer(router.listener);

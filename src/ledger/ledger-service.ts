@@ -39,6 +39,8 @@ export interface LedgerServiceOptions {
   clock?: Clock;
   /** called with each page of the replay at start: (leaves replayed, total) */
   onReplay?: (done: number, total: number) => void;
+  /** called once if a commit fails: the service then refuses everything and should be restarted */
+  onBroken?: (err: VdcError) => void;
 }
 
 export class LedgerService {
@@ -50,6 +52,7 @@ export class LedgerService {
   readonly #clock: Clock;
   readonly #listeners = new Set<(event: LedgerEvent) => void>();
   #broken: VdcError | undefined;
+  readonly #onBroken: ((err: VdcError) => void) | undefined;
 
   private constructor(
     store: LedgerStore,
@@ -57,7 +60,9 @@ export class LedgerService {
     projection: Projection,
     publicKey: Buffer,
     clock: Clock,
+    onBroken?: (err: VdcError) => void,
   ) {
+    this.#onBroken = onBroken;
     this.store = store;
     this.#committer = committer;
     this.projection = projection;
@@ -77,7 +82,20 @@ export class LedgerService {
     const committer = await LogCommitter.open(opts.store, { ledgerKey: opts.ledgerKey, clock });
     const projection = await replayStore(opts.store, ledgerId(publicKey), opts.onReplay);
     if (!committer.head) await committer.issueHead();
-    return new LedgerService(opts.store, committer, projection, publicKey, clock);
+    return new LedgerService(opts.store, committer, projection, publicKey, clock, opts.onBroken);
+  }
+
+  /**
+   * Throws the failure that stopped this service, if any: after a failed commit its
+   * projection may hold a transaction the log does not, so it must not answer anything.
+   */
+  assertHealthy(): void {
+    if (this.#broken) throw this.#broken;
+  }
+
+  /** The failure that stopped the service; the process should exit and restart from its store. */
+  get broken(): VdcError | undefined {
+    return this.#broken;
   }
 
   get head(): SignedHead {
@@ -103,7 +121,7 @@ export class LedgerService {
     try {
       [leaf] = (await committed) as [Leaf];
     } catch (err) {
-      this.#broken = asVdcError(err);
+      this.#break(err);
       throw err;
     }
     const head = this.#committer.head!;
@@ -114,7 +132,14 @@ export class LedgerService {
 
   /** Signs and stores a fresh head, so followers see the ledger alive while nothing happens. */
   async heartbeat(): Promise<SignedHead> {
-    const head = await this.#committer.issueHead();
+    this.assertHealthy();
+    let head: SignedHead;
+    try {
+      head = await this.#committer.issueHead();
+    } catch (err) {
+      this.#break(err);
+      throw err;
+    }
     this.#emit({ kind: 'head', head });
     return head;
   }
@@ -144,8 +169,20 @@ export class LedgerService {
     return () => this.#listeners.delete(listener);
   }
 
+  #break(err: unknown): void {
+    if (this.#broken) return;
+    this.#broken = asVdcError(err);
+    this.#onBroken?.(this.#broken);
+  }
+
   #emit(event: LedgerEvent): void {
-    for (const listener of this.#listeners) listener(event);
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure (a reader that went away) must not fail a committed submit.
+      }
+    }
   }
 
   async close(): Promise<void> {

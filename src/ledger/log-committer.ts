@@ -177,6 +177,7 @@ export class LogCommitter {
     if (this.running) return;
     this.running = this.drain().finally(() => {
       this.running = undefined;
+      if (this.queue.length > 0) this.kick(); // appended after the drain looked, before this ran
     });
   }
 

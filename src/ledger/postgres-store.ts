@@ -269,9 +269,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       'STORE_SPEC_INVALID',
       `the schema name must be 1..63 characters of a-z, 0-9 and _, not starting with a digit; got ${JSON.stringify(options.schema)}`,
     );
+  // Host, port and database only: a password may hide in the query string as well as in the userinfo.
   const url = new URL(options.connectionString);
-  url.password = '';
-  const description = `${url.toString()} (schema ${options.schema})`;
+  const description = `postgres://${url.host}${url.pathname} (schema ${options.schema})`;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 4,

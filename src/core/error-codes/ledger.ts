@@ -85,6 +85,7 @@ export const LEDGER_CODES = {
   LEDGER_REWRITTEN: 'conflict',
   LEDGER_STATE_MISMATCH: 'conflict',
   LEDGER_SPLIT_VIEW: 'conflict',
+  LEDGER_HEAD_STALE: 'conflict',
   LEDGER_ENTRY_REFUSED: 'conflict',
   STATE_NOT_FOUND: 'not-found',
   TWIN_NOT_REGISTERED: 'not-found',

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestZdb, tempDir } from '../../src/zdb/zdb-test-kit.ts';
+import { runVdc } from '../support/run-vdc.ts';
+
+describe('vdc zdb serve', () => {
+  test('refuses --protect without --admin with exit code 2 and the code ZDB_USAGE', async (t) => {
+    const dir = tempDir(t);
+    const r = await runVdc([
+      'zdb',
+      'serve',
+      '--data',
+      join(dir, 'd'),
+      '--index',
+      join(dir, 'i'),
+      '--protect',
+      '--port',
+      '0',
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /error ZDB_USAGE: protected mode only works with admin password/);
+  });
+
+  test('refuses a bad --mode and a bad --port', async () => {
+    const mode = await runVdc(['zdb', 'serve', '--mode', 'direct']);
+    assert.equal(mode.code, 2);
+    assert.match(mode.stderr, /ZDB_USAGE/);
+    const port = await runVdc(['zdb', 'serve', '--port', '70000']);
+    assert.equal(port.code, 2);
+    assert.match(port.stderr, /'--port' must be 0..65535, got 70000/);
+  });
+
+  test('--dump prints the stored keys and exits', async (t) => {
+    const dir = tempDir(t);
+    const z = await startTestZdb(t, {}, dir);
+    const c = await z.client();
+    await c.command('SET', 'hello', 'world');
+    await z.server.close();
+    const r = await runVdc([
+      'zdb',
+      'serve',
+      '--data',
+      join(dir, 'data'),
+      '--index',
+      join(dir, 'index'),
+      '--dump',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /namespace default: 1 entries, 5 bytes, mode user/);
+    assert.match(r.stdout, new RegExp(Buffer.from('hello').toString('hex')));
+  });
+});
