@@ -3,13 +3,20 @@
  * memory, against this machine's AES-256-GCM, SHA-256 and zstd measured in the same run.
  * Writes bench/results/zstor.json. MB = 10^6 bytes.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { constants, zstdCompressSync } from 'node:zlib';
+import { ZdbClient } from '../src/zdb/index.ts';
 import { jsKernel } from '../src/zstor/gf256-kernel-js.ts';
 import { createWasmKernel } from '../src/zstor/gf256-kernel-wasm.ts';
 import {
   ReedSolomon,
   type ShardBackend,
+  ZdbShardBackend,
   ZstorStore,
   zstorKeysFromSeed,
 } from '../src/zstor/index.ts';
@@ -182,14 +189,130 @@ printTable(
   pipeRows,
 );
 
+/*
+ * put/get over six zdb servers on loopback, each its own process (`vdc zdb serve`), as in
+ * production: the issue's 1 GiB object (VDC_BENCH_ZSTOR_ZDB_MIB to change), 4+2, 4 MiB chunks.
+ */
+const ZDB_OBJECT = Number(process.env['VDC_BENCH_ZSTOR_ZDB_MIB'] ?? 1024) * 1024 * 1024;
+const VDC = new URL('../bin/vdc', import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function connectWhenUp(port: number): Promise<ZdbClient> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      return await ZdbClient.connect({ host: '127.0.0.1', port });
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`no zdb answers on port ${port}`);
+}
+
+async function overZdb(level: number): Promise<BenchRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-zstor-'));
+  const children: ChildProcess[] = [];
+  const backends: ZdbShardBackend[] = [];
+  try {
+    for (let i = 0; i < 6; i++) {
+      const port = await freePort();
+      const d = join(dir, `zdb${i}`);
+      children.push(
+        spawn(
+          VDC,
+          ['zdb', 'serve', '--data', join(d, 'data'), '--index', join(d, 'index')].concat([
+            '--listen',
+            '127.0.0.1',
+            '--port',
+            String(port),
+            '--secure',
+          ]),
+          { stdio: 'ignore' },
+        ),
+      );
+      const admin = await connectWhenUp(port);
+      const password = randomBytes(12).toString('hex');
+      await admin.command('NSNEW', 'bench');
+      await admin.command('NSSET', 'bench', 'password', password);
+      await admin.command('NSSET', 'bench', 'public', '0');
+      admin.close();
+      backends.push(
+        new ZdbShardBackend({
+          address: `127.0.0.1:${port}`,
+          namespace: 'bench',
+          password,
+          node: `node${i}`,
+        }),
+      );
+    }
+    const store = new ZstorStore(backends, zstorKeysFromSeed(Buffer.alloc(64, 9)), {
+      data: 4,
+      parity: 2,
+      chunkSize: CHUNK,
+      compressionLevel: level,
+    });
+    const pool = Array.from({ length: 8 }, () => randomFillSync(Buffer.allocUnsafe(1024 * 1024)));
+    async function* source() {
+      for (let sent = 0, i = 0; sent < ZDB_OBJECT; sent += 1024 * 1024, i++)
+        yield pool[i % pool.length]!;
+    }
+    const baseline = process.memoryUsage.rss();
+    let peak = baseline;
+    const timer = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage.rss());
+    }, 10);
+    let start = performance.now();
+    await store.put('big', source());
+    const put = ZDB_OBJECT / MB / ((performance.now() - start) / 1000);
+    start = performance.now();
+    let read = 0;
+    for await (const chunk of store.get('big')) read += chunk.length;
+    const get = read / MB / ((performance.now() - start) / 1000);
+    clearInterval(timer);
+    return {
+      object: `${ZDB_OBJECT / 2 ** 20} MiB`,
+      zstd: level === 0 ? 'off' : `-${level}`,
+      'put MB/s': put,
+      'get MB/s': get,
+      'peak RSS growth MiB': (peak - baseline) / 2 ** 20,
+      'load avg': loadavg()[0]!,
+    };
+  } finally {
+    for (const b of backends) b.close();
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(
+      children.map((c) => new Promise((r) => (c.exitCode === null ? c.once('exit', r) : r(0)))),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const zdbRows = [await overZdb(3)];
+printTable('zstor 4+2 over 6 local zdb servers (separate processes), random object', zdbRows);
+
 const aes = Number(peerRows[0]!['MB/s']);
 const wasm42 = rsRows.find((r) => r['code'] === '4+2' && r['kernel'] === 'wasm-simd');
 const summary = {
   'RS 4+2 encode MB/s (target 1000)': Number((wasm42 ?? rsRows[0]!)['encode MB/s']),
   'put / AES-GCM': Number(pipeRows[0]!['put MB/s']) / aes,
   'get / AES-GCM': Number(pipeRows[0]!['get MB/s']) / aes,
+  'zdb put / AES-GCM (target 0.3)': Number(zdbRows[0]!['put MB/s']) / aes,
+  'zdb get / AES-GCM (target 0.5)': Number(zdbRows[0]!['get MB/s']) / aes,
 };
 console.log('\nSummary', summary);
 console.log(
-  `wrote ${writeResults('zstor', { reedSolomon: rsRows, machine: peerRows, pipeline: pipeRows, summary })}`,
+  `wrote ${writeResults('zstor', {
+    reedSolomon: rsRows,
+    machine: peerRows,
+    pipeline: pipeRows,
+    overZdb: zdbRows,
+    summary,
+  })}`,
 );

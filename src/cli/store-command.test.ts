@@ -76,6 +76,8 @@ describe('vdc store', () => {
       },
     });
     assert.match(piped.out, /^stored piped version 1: 10 bytes in 1 chunks\n$/);
+    const absent = await run(['put', 'x', join(dir, 'absent.bin')]);
+    assert.equal(absent.error?.code, 'FILE_NOT_FOUND');
 
     const ls = JSON.parse((await run(['ls', '--json'])).out) as { name: string; size: number }[];
     assert.deepEqual(

@@ -125,6 +125,27 @@ describe('zstor over 6 zdb servers, 4+2', () => {
     // Back up, everything is readable again (the backends reconnect by themselves).
     await nodes[2]!.start();
     assert.deepEqual(await read(store, 'o0'), objects[0]);
+    // Losing the third server in the middle of a read (metadata already read): the chunk
+    // that runs short is named, with each of its bad shards and where it was.
+    const reading = store.get('o0')[Symbol.asyncIterator]();
+    await reading.next();
+    await nodes[2]!.stop();
+    await assert.rejects(
+      (async () => {
+        for (let r = await reading.next(); !r.done; r = await reading.next());
+      })(),
+      (err: unknown) => {
+        assert.ok(err instanceof VdcError);
+        assert.equal(err.code, 'ZSTOR_SHARDS_MISSING');
+        assert.match(err.message, /^chunk \d of "o0" version 1 has 3 good shards of 6, 4 needed; /);
+        for (const n of [0, 2, 4])
+          assert.match(
+            err.message,
+            new RegExp(`on 127\\.0\\.0\\.1:${nodes[n]!.port}/zstor \\(node node${n}\\)`),
+          );
+        return true;
+      },
+    );
   });
 
   test('a write while one server is down is repaired onto it when it is back', async (t) => {

@@ -1,0 +1,230 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { VdcError } from '../core/errors.ts';
+import { secureHash } from './secure-auth.ts';
+
+/*
+ * A small RESP2 client for zdb (and 0-db): commands are queued and written at once, so
+ * calls made in the same tick are pipelined; replies are matched in order. Error replies
+ * reject with VdcError ZDB_REPLY_ERROR whose message is 0-db's text.
+ */
+
+export type ZdbReply = string | number | Buffer | null | ZdbReply[];
+
+const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+class ReplyReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  /** Bytes known to be needed before the next reply can be complete (a bulk's length). */
+  private need = 0;
+
+  push(chunk: Buffer): void {
+    // gather chunks without copying until the reply being received can be complete
+    this.chunks.push(chunk);
+    this.chunkBytes += chunk.length;
+    if (this.buf.length + this.chunkBytes > MAX_REPLY_BYTES)
+      throw new VdcError(
+        'ZDB_PROTOCOL',
+        'reply larger than 64 MiB: the server is not speaking RESP',
+      );
+  }
+
+  /** The next complete reply, or undefined if more bytes are needed. */
+  next(): { value: ZdbReply | VdcError } | undefined {
+    if (this.buf.length + this.chunkBytes < this.need) return undefined;
+    if (this.chunks.length > 0) {
+      this.buf =
+        this.buf.length === 0 && this.chunks.length === 1
+          ? this.chunks[0]!
+          : Buffer.concat([this.buf, ...this.chunks]);
+      this.chunks = [];
+      this.chunkBytes = 0;
+    }
+    this.need = 0;
+    const r = this.parse(0);
+    if (!r) return undefined;
+    this.buf = this.buf.subarray(r.end);
+    return { value: r.value };
+  }
+
+  private parse(at: number): { value: ZdbReply | VdcError; end: number } | undefined {
+    const nl = this.buf.indexOf('\r\n', at);
+    if (nl < 0) return undefined;
+    const type = String.fromCharCode(this.buf[at]!);
+    const line = this.buf.toString('latin1', at + 1, nl);
+    const after = nl + 2;
+    switch (type) {
+      case '+':
+        return { value: line, end: after };
+      case '-':
+        return { value: new VdcError('ZDB_REPLY_ERROR', line), end: after };
+      case ':':
+        return { value: Number(line), end: after };
+      case '$': {
+        const n = Number(line);
+        if (n < 0) return { value: null, end: after };
+        if (this.buf.length < after + n + 2) {
+          this.need = Math.max(this.need, after + n + 2);
+          return undefined;
+        }
+        return { value: Buffer.from(this.buf.subarray(after, after + n)), end: after + n + 2 };
+      }
+      case '*': {
+        const n = Number(line);
+        if (n < 0) return { value: null, end: after };
+        const items: ZdbReply[] = [];
+        let pos = after;
+        for (let i = 0; i < n; i++) {
+          const r = this.parse(pos);
+          if (!r) return undefined;
+          if (r.value instanceof VdcError) throw r.value;
+          items.push(r.value);
+          pos = r.end;
+        }
+        return { value: items, end: pos };
+      }
+      default:
+        throw new VdcError('ZDB_PROTOCOL', `unexpected reply type ${JSON.stringify(type)}`);
+    }
+  }
+}
+
+function encode(args: (string | Buffer | number)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a), 'utf8');
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+export interface ZdbClientOptions {
+  host?: string;
+  port?: number;
+  path?: string;
+}
+
+export class ZdbClient {
+  private readonly socket: Socket;
+  private readonly reader = new ReplyReader();
+  private readonly waiting: { resolve: (v: ZdbReply) => void; reject: (e: Error) => void }[] = [];
+  private queued: Buffer[] = [];
+  private closedError: Error | undefined;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.reader.push(chunk);
+        for (let r = this.reader.next(); r; r = this.reader.next()) {
+          const w = this.waiting.shift();
+          if (!w) continue;
+          if (r.value instanceof VdcError) w.reject(r.value);
+          else w.resolve(r.value);
+        }
+      } catch (err) {
+        this.fail(err as Error);
+        socket.destroy();
+      }
+    });
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () =>
+      this.fail(new VdcError('ZDB_CONNECTION_CLOSED', 'the zdb server closed the connection')),
+    );
+  }
+
+  /**
+   * Connects to a zdb server over TCP or a unix socket.
+   * @throws VdcError PEER_UNREACHABLE
+   */
+  static connect(opts: ZdbClientOptions): Promise<ZdbClient> {
+    return new Promise((resolve, reject) => {
+      const socket = opts.path
+        ? netConnect(opts.path)
+        : netConnect(opts.port ?? 9900, opts.host ?? '127.0.0.1');
+      socket.once('error', (err) =>
+        reject(
+          new VdcError('PEER_UNREACHABLE', `cannot reach zdb: ${err.message}`, { cause: err }),
+        ),
+      );
+      socket.once('connect', () => resolve(new ZdbClient(socket)));
+    });
+  }
+
+  private fail(err: Error): void {
+    this.closedError ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(this.closedError);
+  }
+
+  /**
+   * Sends one command; commands sent in the same tick go out in one write (pipelining).
+   * @throws VdcError ZDB_REPLY_ERROR (the server's error text), ZDB_CONNECTION_CLOSED
+   */
+  command(...args: (string | Buffer | number)[]): Promise<ZdbReply> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.queued.push(encode(args));
+      if (this.queued.length === 1)
+        queueMicrotask(() => {
+          const data = Buffer.concat(this.queued);
+          this.queued = [];
+          this.socket.write(data);
+        });
+    });
+  }
+
+  /** Runs several commands in one write; resolves to each reply or its error. */
+  pipeline(commands: (string | Buffer | number)[][]): Promise<(ZdbReply | Error)[]> {
+    return Promise.all(commands.map((c) => this.command(...c).catch((e: Error) => e)));
+  }
+
+  /** SELECT a namespace; with `secure`, proves the password by challenge instead of sending it. */
+  async select(ns: string, password?: string, secure = false): Promise<void> {
+    if (password === undefined) await this.command('SELECT', ns);
+    else if (!secure) await this.command('SELECT', ns, password);
+    else {
+      const challenge = String(await this.command('AUTH', 'SECURE', 'CHALLENGE'));
+      await this.command('SELECT', ns, 'SECURE', secureHash(challenge, password));
+    }
+  }
+
+  async set(key: Buffer | string, value: Buffer | string): Promise<Buffer | null> {
+    return (await this.command('SET', key, value)) as Buffer | null;
+  }
+
+  async get(key: Buffer | string): Promise<Buffer | null> {
+    return (await this.command('GET', key)) as Buffer | null;
+  }
+
+  async del(key: Buffer | string): Promise<void> {
+    await this.command('DEL', key);
+  }
+
+  async exists(key: Buffer | string): Promise<boolean> {
+    return (await this.command('EXISTS', key)) === 1;
+  }
+
+  /** One SCAN step: the next cursor and the entries [key, size, timestamp]; null at the end. */
+  async scan(
+    cursor?: Buffer,
+  ): Promise<{ cursor: Buffer; keys: [Buffer, number, number][] } | null> {
+    try {
+      const r = (await (cursor ? this.command('SCAN', cursor) : this.command('SCAN'))) as [
+        Buffer,
+        [Buffer, number, number][],
+      ];
+      return { cursor: r[0], keys: r[1] };
+    } catch (err) {
+      if (err instanceof VdcError && err.message === 'No more data') return null;
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+}
