@@ -6,6 +6,7 @@ import { gridCommands } from './grid-command.ts';
 import { idCommand } from './id-command.ts';
 import { ledgerCommand } from './ledger-command.ts';
 import { nameCommand } from './name-command.ts';
+import { nodeCommand } from './node-command.ts';
 import { relayCommand } from './relay-command.ts';
 import { storeCommand } from './store-command.ts';
 import { twinCommand } from './twin-command.ts';
@@ -31,6 +32,7 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(farmCommand(io));
   program.addCommand(nameCommand(io));
   program.addCommand(relayCommand(io));
+  program.addCommand(nodeCommand(io));
   program.addCommand(storeCommand(io));
   program.addCommand(zdbCommand(io));
   // Every command parses strictly and reports usage errors through runCli, with exit code 2.

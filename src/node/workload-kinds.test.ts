@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { VdcError } from '../core/errors.ts';
+import { checkWorkloadSpec, isWorkloadKind, WORKLOAD_KINDS } from './workload-kinds.ts';
+
+type Spec = Record<string, never>;
+const valid: Record<string, Record<string, unknown>> = {
+  container: {
+    image: { url: 'https://images.example/busybox.tar', sha256: 'ab'.repeat(32) },
+    resources: { cpu: 250, memory: 64 * 2 ** 20, pids: 64 },
+    entrypoint: ['/bin/sh', '-c', 'sleep 1'],
+    env: { GREETING: 'hi' },
+    networks: ['backend'],
+    secrets: { TOKEN: 'c2VjcmV0' },
+  },
+  zdb: { size: 2 ** 30, mode: 'user', network: 'backend' },
+  network: { network: 'backend' },
+  gateway: { name: 'shop', gateway: 1, workload: 'web', port: 8080, grant: 'cd'.repeat(64) },
+};
+
+const check = (kind: string, spec: Record<string, unknown>) =>
+  checkWorkloadSpec({ name: 'w', kind: kind as 'zdb', spec: spec as Spec });
+
+describe('workload kinds', () => {
+  test('the four kinds of DESIGN §7 are known, nothing else', () => {
+    assert.deepEqual([...WORKLOAD_KINDS], ['container', 'zdb', 'network', 'gateway']);
+    assert.equal(isWorkloadKind('vm'), false);
+    assert.equal(isWorkloadKind('constructor'), false);
+  });
+
+  test('a valid spec of each kind passes', () => {
+    for (const [kind, spec] of Object.entries(valid)) check(kind, spec);
+  });
+
+  test('refuses specs out of their schema, naming the field', () => {
+    const c = valid['container']!;
+    const bad: [string, Record<string, unknown>, RegExp][] = [
+      ['container', { ...c, privileged: true }, /unknown field 'privileged'/],
+      [
+        'container',
+        { ...c, image: { url: 'file:///etc/passwd', sha256: 'ab'.repeat(32) } },
+        /image\.url/,
+      ],
+      [
+        'container',
+        { ...c, image: { url: 'https://u:p@x/i.tar', sha256: 'ab'.repeat(32) } },
+        /credentials/,
+      ],
+      ['container', { ...c, image: { url: 'https://x/i.tar', sha256: 'ab' } }, /sha256/],
+      ['container', { ...c, resources: { cpu: 0, memory: 2 ** 30 } }, /cpu/],
+      ['container', { ...c, resources: { cpu: 1, memory: 1024 } }, /memory/],
+      ['container', { ...c, env: { 'A=B': 'x' } }, /env/],
+      ['container', { ...c, networks: ['a', 'a'] }, /twice/],
+      ['container', { ...c, secrets: { T: 'not base64!' } }, /base64/],
+      ['zdb', { ...valid['zdb'], mode: 'direct' }, /mode/],
+      ['network', { network: 'Bad_Name' }, /network/],
+      ['gateway', { ...valid['gateway'], port: 0 }, /port/],
+      ['gateway', { ...valid['gateway'], grant: 'zz' }, /grant/],
+    ];
+    for (const [kind, spec, message] of bad)
+      assert.throws(
+        () => check(kind, spec),
+        (err) =>
+          err instanceof VdcError &&
+          err.code === 'DEPLOYMENT_WORKLOAD_INVALID' &&
+          message.test(err.message),
+        `${kind} ${JSON.stringify(spec)}`,
+      );
+  });
+});
