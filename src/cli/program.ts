@@ -8,6 +8,7 @@ import { ledgerCommand } from './ledger-command.ts';
 import { nameCommand } from './name-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { relayCommand } from './relay-command.ts';
+import { s3Command } from './s3-command.ts';
 import { storeCommand } from './store-command.ts';
 import { twinCommand } from './twin-command.ts';
 import { zdbCommand } from './zdb-command.ts';
@@ -34,6 +35,7 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(relayCommand(io));
   program.addCommand(nodeCommand(io));
   program.addCommand(storeCommand(io));
+  program.addCommand(s3Command(io));
   program.addCommand(zdbCommand(io));
   // Every command parses strictly and reports usage errors through runCli, with exit code 2.
   const strict = (cmd: Command): void => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -9,10 +9,12 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
@@ -20,6 +22,22 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestS3 } from '../../src/zstor/s3/s3-test-kit.ts';
+import { ZdbShardBackend } from '../../src/zstor/zdb-backend.ts';
+import { startZdbNodes } from '../../src/zstor/zdb-backend-test-kit.ts';
+
+/*
+ * The S3 API driven by the real AWS SDK, over a ZstorStore (4+2) on six real zdb servers
+ * on loopback.
+ */
+
+async function startS3OverZdb(t: TestContext) {
+  const nodes = await startZdbNodes(t, 6);
+  const backends = nodes.map((n) => new ZdbShardBackend(n.backend));
+  t.after(() => {
+    for (const b of backends) b.close();
+  });
+  return startTestS3(t, { backends });
+}
 
 async function bytesOf(body: unknown): Promise<Buffer> {
   const b = body as { transformToByteArray(): Promise<Uint8Array> };
@@ -27,7 +45,7 @@ async function bytesOf(body: unknown): Promise<Buffer> {
 }
 
 test('buckets: create, list, head, refuse a duplicate, delete only when empty', async (t) => {
-  const s3 = await startTestS3(t);
+  const s3 = await startS3OverZdb(t);
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'photos' }));
   await c.send(new CreateBucketCommand({ Bucket: 'docs' }));
@@ -63,7 +81,7 @@ test('buckets: create, list, head, refuse a duplicate, delete only when empty', 
 });
 
 test('objects: put, get, head with metadata, ranges, delete', async (t) => {
-  const s3 = await startTestS3(t);
+  const s3 = await startS3OverZdb(t);
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'bk1' }));
   const body = randomBytes(3 * 1024 * 1024 + 17);
@@ -108,7 +126,7 @@ test('objects: put, get, head with metadata, ranges, delete', async (t) => {
     ),
     { name: 'InvalidRange' },
   );
-  await c.send(new PutObjectCommand({ Bucket: 'bk1', Key: 'empty', Body: '' }));
+  await c.send(new PutObjectCommand({ Bucket: 'bk1', Key: 'empty', Body: new Uint8Array(0) }));
   const empty = await c.send(new GetObjectCommand({ Bucket: 'bk1', Key: 'empty' }));
   assert.equal((await bytesOf(empty.Body)).length, 0);
   await c.send(new DeleteObjectCommand({ Bucket: 'bk1', Key: 'dir/file one.bin' }));
@@ -122,8 +140,8 @@ test('objects: put, get, head with metadata, ranges, delete', async (t) => {
   await c.send(new DeleteObjectCommand({ Bucket: 'bk1', Key: 'never' }));
 });
 
-test('ListObjectsV2: prefix, delimiter, continuation, max-keys', async (t) => {
-  const s3 = await startTestS3(t);
+test('ListObjectsV2: prefix, delimiter, continuation, max-keys; DeleteObjects empties it', async (t) => {
+  const s3 = await startS3OverZdb(t);
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'list' }));
   const keys = ['a/1', 'a/2', 'a/b/3', 'b/1', 'c', 'd', 'e/x'];
@@ -177,10 +195,25 @@ test('ListObjectsV2: prefix, delimiter, continuation, max-keys', async (t) => {
   } while (token !== undefined);
   assert.equal(pages, 3);
   assert.deepEqual(seen.sort(), ['a/', 'b/', 'c', 'd', 'e/']);
+  const del = await c.send(
+    new DeleteObjectsCommand({
+      Bucket: 'list',
+      Delete: { Objects: [...keys, 'k'.repeat(901)].map((Key) => ({ Key })) },
+    }),
+  );
+  assert.deepEqual(
+    del.Deleted?.map((d) => d.Key),
+    keys,
+  );
+  assert.deepEqual(
+    del.Errors?.map((e) => e.Code),
+    ['KeyTooLongError'],
+  );
+  assert.equal((await c.send(new ListObjectsV2Command({ Bucket: 'list' }))).KeyCount, 0);
 });
 
 test('CopyObject copies bytes and metadata, or replaces the metadata', async (t) => {
-  const s3 = await startTestS3(t);
+  const s3 = await startS3OverZdb(t);
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'src' }));
   await c.send(new CreateBucketCommand({ Bucket: 'dst' }));
@@ -216,8 +249,8 @@ test('CopyObject copies bytes and metadata, or replaces the metadata', async (t)
   );
 });
 
-test('multipart upload: several parts, list parts, complete; abort leaves nothing', async (t) => {
-  const s3 = await startTestS3(t);
+test('multipart upload: several parts, list parts and uploads, complete; abort leaves nothing', async (t) => {
+  const s3 = await startS3OverZdb(t);
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'mpu' }));
   const parts = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024 + 3), randomBytes(1000)];
@@ -266,6 +299,10 @@ test('multipart upload: several parts, list parts, complete; abort leaves nothin
   });
 
   const before = (await s3.store.list()).map((o) => o.name);
+  assert.deepEqual(
+    (await c.send(new ListMultipartUploadsCommand({ Bucket: 'mpu' }))).Uploads ?? [],
+    [],
+  );
   const second = await c.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'gone' }));
   await c.send(
     new UploadPartCommand({
@@ -275,6 +312,11 @@ test('multipart upload: several parts, list parts, complete; abort leaves nothin
       PartNumber: 1,
       Body: randomBytes(1000),
     }),
+  );
+  const open = await c.send(new ListMultipartUploadsCommand({ Bucket: 'mpu' }));
+  assert.deepEqual(
+    open.Uploads?.map((u) => [u.Key, u.UploadId]),
+    [['gone', second.UploadId]],
   );
   await c.send(
     new AbortMultipartUploadCommand({ Bucket: 'mpu', Key: 'gone', UploadId: second.UploadId }),
@@ -325,7 +367,7 @@ test('multipart upload: several parts, list parts, complete; abort leaves nothin
 });
 
 test('presigned GET and PUT URLs work with plain fetch', async (t) => {
-  const s3 = await startTestS3(t);
+  const s3 = await startS3OverZdb(t);
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'pre' }));
   const putUrl = await getSignedUrl(

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -119,7 +120,7 @@ test('`s3 serve` over six zdb servers: the AWS SDK streams objects in and out', 
   );
 });
 
-test('`s3 serve` over six zdb servers: s3cmd makes a bucket, puts, lists and gets', async (t) => {
+test('`s3 serve` over six zdb servers: s3cmd makes a bucket, puts (also multipart), lists, gets and deletes', async (t) => {
   if (!requireCommand(t, 's3cmd')) return;
   const { port, dir } = await serve(t);
   const creds = s3CredentialsFromKey(KEYS.s3);
@@ -158,4 +159,23 @@ test('`s3 serve` over six zdb servers: s3cmd makes a bucket, puts, lists and get
   assert.deepEqual(readFileSync(out), body);
   const buckets = await s3cmd('ls');
   assert.match(buckets.stdout, /s3:\/\/cmd-bucket/);
+  // s3cmd's own multipart upload (5 MiB parts), then delete
+  const large = randomBytes(11 * 1024 * 1024 + 7);
+  writeFileSync(file, large);
+  const mput = await s3cmd('put', '--multipart-chunk-size-mb=5', file, 's3://cmd-bucket/large.bin');
+  assert.doesNotMatch(mput.stderr, /WARNING|ERROR/, mput.stderr);
+  const c = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: creds,
+  });
+  t.after(() => c.destroy());
+  const head = await c.send(new HeadObjectCommand({ Bucket: 'cmd-bucket', Key: 'large.bin' }));
+  assert.match(head.ETag ?? '', /^"[0-9a-f]{32}-3"$/); // stored by a 3-part multipart upload
+  await s3cmd('get', '--force', 's3://cmd-bucket/large.bin', out);
+  assert.deepEqual(readFileSync(out), large);
+  await s3cmd('del', 's3://cmd-bucket/large.bin');
+  const after = await s3cmd('ls', 's3://cmd-bucket/');
+  assert.doesNotMatch(after.stdout, /large\.bin/);
 });

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { fail } from '../../core/assert.ts';
+import { type ChunkSigning, chunkSignature, signatureMatches } from './sigv4.ts';
 
 /*
  * A request body on its way into the store: counted, MD5-summed (the ETag S3 clients check)
@@ -101,7 +102,10 @@ export function meteredBody(source: AsyncIterable<Uint8Array>, checks: BodyCheck
  * plus a chunk-header line. Trailers (checksums) are returned after the end.
  * @throws VdcError S3_INVALID_ARGUMENT on a malformed framing
  */
-export function decodeAwsChunked(source: AsyncIterable<Uint8Array>): {
+export function decodeAwsChunked(
+  source: AsyncIterable<Uint8Array>,
+  signing?: ChunkSigning,
+): {
   pieces: AsyncIterable<Uint8Array>;
   trailers: Map<string, string>;
 } {
@@ -113,6 +117,22 @@ export function decodeAwsChunked(source: AsyncIterable<Uint8Array>): {
     let remaining = -1; // data bytes left in the current chunk; -1 = expecting a size line
     let needCrlf = false;
     let done = false;
+    let previous = signing?.seed ?? '';
+    let chunkSig = '';
+    let chunkHash = createHash('sha256');
+    // Each chunk's signature is checked when the chunk ends; its bytes have gone on to the
+    // store by then, but a mismatch throws before the body ends, so nothing becomes visible.
+    const verifyChunk = () => {
+      if (signing === undefined) return;
+      const expected = chunkSignature(signing, previous, chunkHash.digest('hex'));
+      if (!signatureMatches(chunkSig, expected))
+        fail(
+          'S3_SIGNATURE_MISMATCH',
+          'a chunk signature of the aws-chunked body does not match: nothing was stored',
+        );
+      previous = expected;
+      chunkHash = createHash('sha256');
+    };
     for await (const piece of source) {
       pending = pending.length === 0 ? Buffer.from(piece) : Buffer.concat([pending, piece]);
       for (;;) {
@@ -148,7 +168,13 @@ export function decodeAwsChunked(source: AsyncIterable<Uint8Array>): {
           if (!m) bad(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
           pending = pending.subarray(nl + 2);
           remaining = Number.parseInt(m![1]!, 16);
+          if (signing !== undefined) {
+            const sig = /^;chunk-signature=([0-9a-f]{64})$/.exec(m![2] ?? '');
+            if (!sig) bad('a chunk of a signed aws-chunked body has no chunk-signature');
+            chunkSig = sig![1]!;
+          }
           if (remaining === 0) {
+            verifyChunk();
             done = true;
             remaining = -1;
           }
@@ -156,13 +182,16 @@ export function decodeAwsChunked(source: AsyncIterable<Uint8Array>): {
         }
         if (pending.length === 0) break;
         const take = Math.min(remaining, pending.length);
-        yield pending.subarray(0, take);
+        const data = pending.subarray(0, take);
+        if (signing !== undefined) chunkHash.update(data);
         pending = pending.subarray(take);
         remaining -= take;
         if (remaining === 0) {
+          verifyChunk();
           remaining = -1;
           needCrlf = true;
         }
+        yield data;
       }
     }
     if (!done) bad('the body ended inside a chunk');

@@ -107,6 +107,19 @@ export class Multipart {
     return r as unknown as UploadRecord;
   }
 
+  /** Every open upload of `bucket`, sorted by key then initiation. */
+  async list(bucket: string): Promise<(UploadRecord & { id: string })[]> {
+    await this.#o.requireBucket(bucket);
+    const prefix = uploadName('');
+    const out: (UploadRecord & { id: string })[] = [];
+    for (const o of await this.#o.store.list(prefix)) {
+      const r = await this.#o.readJson(o.name);
+      if (r !== undefined && r.bucket === bucket)
+        out.push({ ...(r as unknown as UploadRecord), id: o.name.slice(prefix.length) });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated - b.initiated));
+  }
+
   async putPart(
     bucket: string,
     key: string,

@@ -239,8 +239,18 @@ export async function listParts(
 ): Promise<void> {
   const id = ctx.query.get('uploadId')!;
   await mp.upload(bucket, key, id);
-  const marker = Number(ctx.query.get('part-number-marker') ?? '0') || 0;
-  const max = Math.min(Number(ctx.query.get('max-parts') ?? '1000') || 1000, 1000);
+  const count = (name: string, fallback: number): number => {
+    const v = ctx.query.get(name);
+    if (v === undefined) return fallback;
+    if (!/^[0-9]{1,9}$/.test(v))
+      fail(
+        'S3_INVALID_ARGUMENT',
+        `${name} must be a non-negative integer, got ${JSON.stringify(v.slice(0, 20))}`,
+      );
+    return Number(v);
+  };
+  const marker = count('part-number-marker', 0);
+  const max = Math.min(count('max-parts', 1000), 1000);
   const all = (await mp.parts(id)).filter((p) => p.part > marker);
   const page = all.slice(0, max);
   sendXml(ctx, 200, 'ListPartsResult', {
@@ -256,6 +266,27 @@ export async function listParts(
       LastModified: isoDate(p.lastModified),
       ETag: `"${p.etag}"`,
       Size: p.size,
+    })),
+  });
+}
+
+/** ListMultipartUploads (GET /BUCKET?uploads): the uploads of a bucket not yet completed or aborted. */
+export async function listUploads(ctx: S3Context, mp: Multipart, bucket: string): Promise<void> {
+  const prefix = ctx.query.get('prefix') ?? '';
+  const uploads = (await mp.list(bucket)).filter((u) => u.key.startsWith(prefix));
+  const page = uploads.slice(0, 1000);
+  sendXml(ctx, 200, 'ListMultipartUploadsResult', {
+    Bucket: bucket,
+    KeyMarker: '',
+    UploadIdMarker: '',
+    Prefix: prefix,
+    MaxUploads: 1000,
+    IsTruncated: uploads.length > page.length,
+    Upload: page.map((u) => ({
+      Key: u.key,
+      UploadId: u.id,
+      Initiated: isoDate(u.initiated),
+      StorageClass: 'STANDARD',
     })),
   });
 }

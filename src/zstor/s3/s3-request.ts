@@ -8,7 +8,12 @@ import {
   meteredBody,
 } from './body-stream.ts';
 import { type XmlNode, xmlDocument } from './s3-xml.ts';
-import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, type VerifiedRequest } from './sigv4.ts';
+import {
+  STREAMING_SIGNED,
+  STREAMING_UNSIGNED_TRAILER,
+  UNSIGNED_PAYLOAD,
+  type VerifiedRequest,
+} from './sigv4.ts';
 
 /** One authenticated S3 request, as the handlers see it. */
 export interface S3Context {
@@ -62,12 +67,18 @@ export function requestBody(ctx: S3Context, maxBytes: number): MeteredBody {
     return Number(v);
   };
   if (hash.startsWith('STREAMING-')) {
-    if (hash !== STREAMING_UNSIGNED_TRAILER)
+    if (
+      hash !== STREAMING_UNSIGNED_TRAILER &&
+      (hash !== STREAMING_SIGNED || auth.streaming === undefined)
+    )
       fail(
         'S3_NOT_IMPLEMENTED',
-        `x-amz-content-sha256 ${hash} (signed chunks) is not supported: use ${STREAMING_UNSIGNED_TRAILER}, UNSIGNED-PAYLOAD or the body's SHA-256`,
+        `x-amz-content-sha256 ${hash.slice(0, 60)} is not supported: use ${STREAMING_SIGNED} (Authorization header), ${STREAMING_UNSIGNED_TRAILER}, UNSIGNED-PAYLOAD or the body's SHA-256`,
       );
-    const decoded = decodeAwsChunked(ctx.req);
+    const decoded = decodeAwsChunked(
+      ctx.req,
+      hash === STREAMING_SIGNED ? auth.streaming : undefined,
+    );
     source = decoded.pieces;
     trailers = decoded.trailers;
     length = lengthOf('x-amz-decoded-content-length');

@@ -12,7 +12,16 @@ import type { S3Context } from './s3-request.ts';
  * NotImplemented rather than being mistaken for a plain GET or PUT.
  */
 
-const BUCKET_SUBRESOURCES_SUPPORTED = new Set(['location', 'list-type', 'delete']);
+const BUCKET_SUBRESOURCES_SUPPORTED = new Set(['location', 'list-type', 'delete', 'uploads']);
+const UPLOAD_LIST_PARAMS = new Set([
+  'uploads',
+  'prefix',
+  'delimiter',
+  'max-uploads',
+  'key-marker',
+  'upload-id-marker',
+  'encoding-type',
+]);
 const LIST_PARAMS = new Set([
   'prefix',
   'delimiter',
@@ -55,6 +64,12 @@ export async function routeS3(ctx: S3Context, objects: S3Objects, mp: Multipart)
     const sub = params.find((p) => !LIST_PARAMS.has(p) && !BUCKET_SUBRESOURCES_SUPPORTED.has(p));
     if (sub !== undefined) unsupported(`the bucket sub-resource ?${sub}`);
     if (method === 'GET' && query.has('location')) return b.bucketLocation(ctx, objects, bucket);
+    if (query.has('uploads')) {
+      const extra = params.find((p) => !UPLOAD_LIST_PARAMS.has(p));
+      if (method !== 'GET' || extra !== undefined)
+        unsupported(`${method} ?uploads${extra ? ` with ?${extra}` : ''}`);
+      return o.listUploads(ctx, mp, bucket);
+    }
     if (query.has('delete'))
       return method === 'POST'
         ? b.deleteObjects(ctx, objects, bucket)

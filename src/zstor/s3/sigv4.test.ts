@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decodeAwsChunked } from './body-stream.ts';
 import { EMPTY_SHA256, type SignableRequest, uriEncode, verifySigV4 } from './sigv4.ts';
 
 /*
@@ -186,4 +187,53 @@ test('refuses unsigned, unknown-key, skewed and malformed requests with their ow
 test('uriEncode keeps only unreserved characters', () => {
   assert.equal(uriEncode('a b/c~d+é'), 'a%20b%2Fc~d%2B%C3%A9');
   assert.equal(uriEncode('a b/c', false), 'a%20b/c');
+});
+
+test('verifies the AWS example signed-chunk upload chunk by chunk, and refuses a changed chunk', async () => {
+  const req: SignableRequest = {
+    method: 'PUT',
+    url: '/examplebucket/chunkObject.txt',
+    headers: [
+      ['Host', 's3.amazonaws.com'],
+      ['x-amz-date', '20130524T000000Z'],
+      ['x-amz-storage-class', 'REDUCED_REDUNDANCY'],
+      ['x-amz-content-sha256', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'],
+      ['Content-Encoding', 'aws-chunked'],
+      ['x-amz-decoded-content-length', '66560'],
+      ['Content-Length', '66824'],
+      headerAuth(
+        'content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class',
+        '4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9',
+      ),
+    ],
+  };
+  const v = verifySigV4(req, opts);
+  assert.ok(v.streaming);
+  const body = (data: Buffer) =>
+    Buffer.concat([
+      Buffer.from(
+        '10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n',
+      ),
+      data.subarray(0, 65536),
+      Buffer.from(
+        '\r\n400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n',
+      ),
+      data.subarray(65536),
+      Buffer.from(
+        '\r\n0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n',
+      ),
+    ]);
+  async function* pieces(b: Buffer) {
+    for (let i = 0; i < b.length; i += 1000) yield b.subarray(i, i + 1000);
+  }
+  const drain = async (b: Buffer) => {
+    let n = 0;
+    for await (const p of decodeAwsChunked(pieces(b), v.streaming).pieces) n += p.length;
+    return n;
+  };
+  const data = Buffer.alloc(66560, 'a');
+  assert.equal(await drain(body(data)), 66560);
+  const changed = Buffer.from(data);
+  changed[66000] = 0x62; // one byte of the second chunk (bytes 65536..66559)
+  await assert.rejects(drain(body(changed)), { code: 'S3_SIGNATURE_MISMATCH' });
 });

@@ -13,6 +13,7 @@ import { fail } from '../../core/assert.ts';
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 export const STREAMING_UNSIGNED_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
+export const STREAMING_SIGNED = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 export const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 /** How far a signed request's clock may be from ours (S3 allows 15 minutes). */
 export const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -33,6 +34,34 @@ export interface VerifiedRequest {
   /** The x-amz-content-sha256 value the signature covers (a hex hash or a mode). */
   readonly payloadHash: string;
   readonly presigned: boolean;
+  /** For STREAMING-AWS4-HMAC-SHA256-PAYLOAD: what each chunk's signature chains from. */
+  readonly streaming?: ChunkSigning | undefined;
+}
+
+/** The signing context of a signed-chunk body; `seed` is the request's own signature. */
+export interface ChunkSigning {
+  readonly key: Buffer;
+  readonly amzDate: string;
+  readonly scope: string;
+  readonly seed: string;
+}
+
+/**
+ * The signature of one aws-chunked chunk (AWS docs "Transferring Payload in Multiple
+ * Chunks"): it chains from the previous chunk's signature (the seed for the first).
+ */
+export function chunkSignature(c: ChunkSigning, previous: string, chunkSha256: string): string {
+  return sign(
+    c.key,
+    ['AWS4-HMAC-SHA256-PAYLOAD', c.amzDate, c.scope, previous, EMPTY_SHA256, chunkSha256].join(
+      '\n',
+    ),
+  );
+}
+
+/** Constant-time equality of a received hex signature with the expected one. */
+export function signatureMatches(received: string, expected: string): boolean {
+  return constantTimeEqualHex(received, expected);
 }
 
 /** RFC 3986 encoding as SigV4 wants it: unreserved characters kept, the rest %XX (upper). */
@@ -339,5 +368,13 @@ export function verifySigV4(req: SignableRequest, opts: VerifyOptions): Verified
       'S3_SIGNATURE_MISMATCH',
       'the request signature does not match: check the secret key and that nothing changed the request on the way',
     );
-  return { accessKeyId: cred.accessKeyId, payloadHash, presigned: auth === undefined };
+  return {
+    accessKeyId: cred.accessKeyId,
+    payloadHash,
+    presigned: auth === undefined,
+    streaming:
+      auth !== undefined && payloadHash === STREAMING_SIGNED
+        ? { key, amzDate, scope: cred.scope, seed: signature }
+        : undefined,
+  };
 }
