@@ -44,6 +44,12 @@ const CACHE_MAX_VALUE = 4096;
 const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 const CACHE_ENTRY_OVERHEAD = 96;
 
+interface CachedValue {
+  dataId: number;
+  dataOffset: number;
+  value: Buffer;
+}
+
 export function encodePosition(p: LogPosition): Buffer {
   const b = Buffer.alloc(POSITION_SIZE);
   b.writeUInt16LE(p.id, 0);
@@ -75,7 +81,8 @@ export class NamespaceStore {
   epoch = 0;
   dirtyIndexIds = new Set<number>();
   /** Small values read recently, by index entry id (checked against their place on use). */
-  private readonly cache = new Map<number, { dataId: number; dataOffset: number; value: Buffer }>();
+  private cache = new Map<number, CachedValue>();
+  private oldCache = new Map<number, CachedValue>();
   private cacheBytes = 0;
   private data!: AppendFile;
   private idx!: AppendFile;
@@ -92,7 +99,8 @@ export class NamespaceStore {
 
   private load(mode?: NamespaceMode): { discardedBytes: number; warnings: string[] } {
     this.index = new KeyIndex();
-    this.cache.clear();
+    this.cache = new Map();
+    this.oldCache = new Map();
     this.cacheBytes = 0;
     const r = loadNamespace(this.indexDir, this.dataDir, this.index);
     this.entries = r.entries;
@@ -259,7 +267,7 @@ export class NamespaceStore {
 
   /**
    * GET's read: the value of entry `id`, from a bounded cache of small values read before
-   * (first in, first out; an entry moved by a later write is a miss), else from disk,
+   * (two generations; an entry moved by a later write is a miss), else from disk,
    * checked. CHECK and HISTORY read the disk directly.
    */
   readValueCached(
@@ -269,22 +277,19 @@ export class NamespaceStore {
     dataOffset: number,
     length: number,
   ): Buffer | undefined {
-    const hit = this.cache.get(id);
+    const hit = this.cache.get(id) ?? this.oldCache.get(id);
     if (hit && hit.dataId === dataId && hit.dataOffset === dataOffset) return hit.value;
     const value = this.readValue(key, dataId, dataOffset, length);
     if (value && length <= CACHE_MAX_VALUE) {
-      if (hit) {
-        this.cacheBytes -= hit.value.length;
-        this.cache.delete(id);
+      // two generations: when the young one is full it becomes the old one and the old one
+      // is dropped whole, so eviction costs O(1) however the cache is used
+      if (this.cacheBytes > CACHE_MAX_BYTES / 2) {
+        this.oldCache = this.cache;
+        this.cache = new Map();
+        this.cacheBytes = 0;
       }
       this.cache.set(id, { dataId, dataOffset, value });
       this.cacheBytes += value.length + CACHE_ENTRY_OVERHEAD;
-      while (this.cacheBytes > CACHE_MAX_BYTES) {
-        const first = this.cache.entries().next().value;
-        if (!first) break;
-        this.cache.delete(first[0]);
-        this.cacheBytes -= first[1].value.length + CACHE_ENTRY_OVERHEAD;
-      }
     }
     return value;
   }

@@ -22,17 +22,33 @@ function world() {
     [1, alice.signingPublicKey],
     [2, mallory.signingPublicKey],
   ]);
-  const verifier = new LoginVerifier({ audience: AUDIENCE, resolveTwinKey: (id) => twins.get(id), clock });
+  const verifier = new LoginVerifier({
+    audience: AUDIENCE,
+    resolveTwinKey: (id) => twins.get(id),
+    clock,
+  });
   return { clock, alice, mallory, verifier };
 }
 
 /** Asserts the attack is refused with `code`, then that the honest login on the same offer still passes. */
-async function refusedWithoutSideEffect(verifier: LoginVerifier, attack: unknown, code: string, honest?: SignedLogin): Promise<void> {
-  await assert.rejects(verifier.verify(attack), (err: unknown) => err instanceof VdcError && err.code === code && err.message.length > 20);
+async function refusedWithoutSideEffect(
+  verifier: LoginVerifier,
+  attack: unknown,
+  code: string,
+  honest?: SignedLogin,
+): Promise<void> {
+  await assert.rejects(
+    verifier.verify(attack),
+    (err: unknown) => err instanceof VdcError && err.code === code && err.message.length > 20,
+  );
   if (honest) assert.equal((await verifier.verify(honest)).twin, honest.challenge.twin);
 }
 
-function resign(identity: Identity, login: SignedLogin, change: Partial<SignedLogin['challenge']>): SignedLogin {
+function resign(
+  identity: Identity,
+  login: SignedLogin,
+  change: Partial<SignedLogin['challenge']>,
+): SignedLogin {
   const challenge = { ...login.challenge, ...change };
   return { challenge, signature: toHex(identity.sign(SIGNING_TAGS.login, challenge)) };
 }
@@ -42,7 +58,12 @@ describe('P8: login challenges', () => {
     const { clock, alice, verifier } = world();
     const offer = verifier.issue();
     const honest = signLogin(alice, 1, offer, { now: clock.now() });
-    await refusedWithoutSideEffect(verifier, resign(alice, honest, { audience: 'https://evil.example' }), 'LOGIN_AUDIENCE_MISMATCH', honest);
+    await refusedWithoutSideEffect(
+      verifier,
+      resign(alice, honest, { audience: 'https://evil.example' }),
+      'LOGIN_AUDIENCE_MISMATCH',
+      honest,
+    );
   });
 
   test('refuses an expired login', async () => {
@@ -56,7 +77,10 @@ describe('P8: login challenges', () => {
     const { clock, alice, verifier } = world();
     const offer = verifier.issue();
     const honest = signLogin(alice, 1, offer, { now: clock.now() });
-    const future = resign(alice, honest, { issuedAt: clock.now() + 120_000, expiresAt: clock.now() + 180_000 });
+    const future = resign(alice, honest, {
+      issuedAt: clock.now() + 120_000,
+      expiresAt: clock.now() + 180_000,
+    });
     await refusedWithoutSideEffect(verifier, future, 'LOGIN_NOT_YET_VALID', honest);
   });
 
@@ -76,10 +100,19 @@ describe('P8: login challenges', () => {
 
   test('refuses a nonce this server never issued', async () => {
     const { clock, alice, verifier } = world();
-    const other = new LoginVerifier({ audience: AUDIENCE, resolveTwinKey: () => alice.signingPublicKey, clock });
+    const other = new LoginVerifier({
+      audience: AUDIENCE,
+      resolveTwinKey: () => alice.signingPublicKey,
+      clock,
+    });
     const foreign = signLogin(alice, 1, other.issue(), { now: clock.now() });
     await refusedWithoutSideEffect(verifier, foreign, 'LOGIN_NONCE_UNKNOWN');
-    const made = signLogin(alice, 1, { audience: AUDIENCE, nonce: toHex(randomBytes(56)), expiresAt: clock.now() + 60_000 }, { now: clock.now() });
+    const made = signLogin(
+      alice,
+      1,
+      { audience: AUDIENCE, nonce: toHex(randomBytes(56)), expiresAt: clock.now() + 60_000 },
+      { now: clock.now() },
+    );
     await refusedWithoutSideEffect(verifier, made, 'LOGIN_NONCE_UNKNOWN');
   });
 
@@ -93,7 +126,10 @@ describe('P8: login challenges', () => {
 
   test('refuses a login whose fields were changed after signing', async () => {
     const { clock, alice, verifier } = world();
-    const honest = signLogin(alice, 1, verifier.issue(), { now: clock.now(), statement: 'read only' });
+    const honest = signLogin(alice, 1, verifier.issue(), {
+      now: clock.now(),
+      statement: 'read only',
+    });
     const tampered = { ...honest, challenge: { ...honest.challenge, statement: 'grant admin' } };
     await refusedWithoutSideEffect(verifier, tampered, 'LOGIN_SIGNATURE_INVALID', honest);
   });
@@ -101,14 +137,22 @@ describe('P8: login challenges', () => {
   test('refuses a signature made for another purpose (a transaction) as a login', async () => {
     const { clock, alice, verifier } = world();
     const honest = signLogin(alice, 1, verifier.issue(), { now: clock.now() });
-    const crossTag = { challenge: honest.challenge, signature: toHex(alice.sign(SIGNING_TAGS.tx, honest.challenge)) };
+    const crossTag = {
+      challenge: honest.challenge,
+      signature: toHex(alice.sign(SIGNING_TAGS.tx, honest.challenge)),
+    };
     await refusedWithoutSideEffect(verifier, crossTag, 'LOGIN_SIGNATURE_INVALID', honest);
   });
 
   test('refuses an unknown twin', async () => {
     const { clock, alice, verifier } = world();
     const honest = signLogin(alice, 1, verifier.issue(), { now: clock.now() });
-    await refusedWithoutSideEffect(verifier, resign(alice, honest, { twin: 99 }), 'LOGIN_TWIN_UNKNOWN', honest);
+    await refusedWithoutSideEffect(
+      verifier,
+      resign(alice, honest, { twin: 99 }),
+      'LOGIN_TWIN_UNKNOWN',
+      honest,
+    );
   });
 
   test('refuses malformed logins', async () => {
