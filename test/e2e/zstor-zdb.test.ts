@@ -20,9 +20,9 @@ import { startZdbNodes, type TestZdbNode } from '../../src/zstor/zdb-backend-tes
  */
 
 const CHUNK = 256 * 1024;
-/** The large streamed object: 256 MiB by default (1 GiB took ~70 s here, over the
- * ~60 s budget: all six zdb servers share this process); VDC_ZSTOR_LARGE_MIB=1024 for 1 GiB. */
-const LARGE_MIB = Number(process.env['VDC_ZSTOR_LARGE_MIB'] ?? 256);
+/** The large streamed object: 1 GiB, as the issue asks (about 70 s on a loaded 2-core
+ * machine); VDC_ZSTOR_LARGE_MIB makes it smaller for quick local runs. */
+const LARGE_MIB = Number(process.env['VDC_ZSTOR_LARGE_MIB'] ?? 1024);
 
 interface Ctx {
   nodes: TestZdbNode[];
