@@ -138,7 +138,7 @@ export class LedgerFollower {
 
   /** Records signed evidence that this ledger cannot be trusted: every later use fails with it. */
   #hard(
-    code: 'LEDGER_ROLLBACK' | 'LEDGER_FORK' | 'LEDGER_ENTRY_REFUSED' | 'LEDGER_SPLIT_VIEW',
+    code: 'LEDGER_FORK' | 'LEDGER_ENTRY_REFUSED' | 'LEDGER_SPLIT_VIEW',
     message: string,
     cause?: unknown,
   ): never {
@@ -151,9 +151,10 @@ export class LedgerFollower {
     const old = this.#trusted;
     if (!old) return;
     if (head.size < old.size) {
-      this.#hard(
+      // Not final: an old signed head replayed by someone in between looks the same.
+      fail(
         'LEDGER_ROLLBACK',
-        `the ledger at ${this.url} presents a head of size ${head.size} (root ${head.root}), smaller than the verified head of size ${old.size} (root ${old.root}): it rolled back its log; do not trust it`,
+        `the ledger at ${this.url} presents a head of size ${head.size} (root ${head.root}), smaller than the verified head of size ${old.size} (root ${old.root}): refused; the verified head stays`,
       );
     }
     if (head.size === old.size) {
@@ -169,12 +170,18 @@ export class LedgerFollower {
     const proof = parseConsistencyProof(
       await this.#get(`/v1/proofs/consistency?from=${old.size}&to=${head.size}`),
     );
-    if (proof.oldSize !== old.size || proof.newSize !== head.size)
-      this.#fork(old, head, 'the consistency proof is for other sizes');
+    // A proof is not signed: one that fails may have been altered on the way, so the head is
+    // refused but the follower is not condemned. Two signed heads of one size that differ are.
     try {
+      if (proof.oldSize !== old.size || proof.newSize !== head.size)
+        throw new Error('the consistency proof is for other sizes');
       verifyConsistency(proof, Buffer.from(old.root, 'hex'), Buffer.from(head.root, 'hex'));
     } catch (cause) {
-      this.#fork(old, head, (cause as Error).message);
+      fail(
+        'LEDGER_FORK',
+        `the ledger at ${this.url} served head (size ${head.size}, root ${head.root}) without a valid proof that it extends the verified head (size ${old.size}, root ${old.root}): ${(cause as Error).message}; refused`,
+        cause,
+      );
     }
   }
 

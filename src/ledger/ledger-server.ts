@@ -23,6 +23,8 @@ export interface LedgerServerOptions {
   logger: Logger;
   heartbeatMs?: number;
   onReplay?: (done: number, total: number) => void;
+  /** tests only: behave as a dishonest ledger that logs node reports its own tree contradicts */
+  acceptAnyReportedHead?: boolean;
   /** called once if the ledger fails for good (a commit failed): close it and exit non-zero */
   onFatal?: (err: VdcError) => void;
 }
@@ -54,6 +56,7 @@ export async function startLedgerServer(opts: LedgerServerOptions): Promise<Runn
     store,
     ledgerKey: key.privateKey,
     ...(opts.onReplay ? { onReplay: opts.onReplay } : {}),
+    ...(opts.acceptAnyReportedHead ? { acceptAnyReportedHead: true } : {}),
     onBroken: (err) => {
       opts.logger.log('error', 'ledger stopped: a commit failed; restart it to replay its store', {
         err,

@@ -2,12 +2,13 @@ import type { KeyObject } from 'node:crypto';
 import { fail } from '../core/assert.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { asVdcError, type VdcError } from '../core/errors.ts';
+import { toHex } from '../core/hex.ts';
 import { rawPublicKey } from '../core/keys.ts';
 import { ledgerId } from './ledger-id.ts';
 import type { LedgerStore } from './ledger-store.ts';
 import { LogCommitter } from './log-committer.ts';
 import { type Leaf, parseLeafBytes } from './log-leaf.ts';
-import { storeConsistencyProof, storeInclusionProof } from './log-proofs.ts';
+import { storeConsistencyProof, storeInclusionProof, storeRoot } from './log-proofs.ts';
 import type { ConsistencyProof, InclusionProof } from './merkle-proof.ts';
 import { type Applied, Projection } from './projection.ts';
 import type { SignedHead } from './signed-head.ts';
@@ -39,6 +40,8 @@ export interface LedgerServiceOptions {
   clock?: Clock;
   /** called with each page of the replay at start: (leaves replayed, total) */
   onReplay?: (done: number, total: number) => void;
+  /** tests only: log node reports whatever their root (a dishonest ledger, for split-view tests) */
+  acceptAnyReportedHead?: boolean;
   /** called once if a commit fails: the service then refuses everything and should be restarted */
   onBroken?: (err: VdcError) => void;
 }
@@ -53,6 +56,7 @@ export class LedgerService {
   readonly #listeners = new Set<(event: LedgerEvent) => void>();
   #broken: VdcError | undefined;
   readonly #onBroken: ((err: VdcError) => void) | undefined;
+  #acceptAnyReportedHead = false;
 
   private constructor(
     store: LedgerStore,
@@ -82,7 +86,16 @@ export class LedgerService {
     const committer = await LogCommitter.open(opts.store, { ledgerKey: opts.ledgerKey, clock });
     const projection = await replayStore(opts.store, ledgerId(publicKey), opts.onReplay);
     if (!committer.head) await committer.issueHead();
-    return new LedgerService(opts.store, committer, projection, publicKey, clock, opts.onBroken);
+    const service = new LedgerService(
+      opts.store,
+      committer,
+      projection,
+      publicKey,
+      clock,
+      opts.onBroken,
+    );
+    service.#acceptAnyReportedHead = opts.acceptAnyReportedHead === true;
+    return service;
   }
 
   /**
@@ -108,7 +121,9 @@ export class LedgerService {
    */
   async submit(input: unknown): Promise<Accepted> {
     if (this.#broken) throw this.#broken;
-    const { raw, sig } = parseSubmission(input);
+    const { tx, raw, sig } = parseSubmission(input);
+    await this.#checkReportedHead(tx);
+    if (this.#broken) throw this.#broken;
     const acceptedAt = Math.max(
       this.#clock.now(),
       this.projection.lastAcceptedAt,
@@ -128,6 +143,30 @@ export class LedgerService {
     this.#emit({ kind: 'leaf', leaf });
     this.#emit({ kind: 'head', head });
     return { leaf, created: applied.created, head };
+  }
+
+  /**
+   * Gossip, the ledger's half: a node reports the newest head it verified. An honest ledger
+   * refuses a report whose root is not its own at that size, so a mismatch that reaches the
+   * log is the ledger's fault (followers treat it as proof of a split view), and a node cannot
+   * make one up to condemn an honest ledger.
+   */
+  async #checkReportedHead(tx: { type: string; body: unknown }): Promise<void> {
+    if (tx.type !== 'node.report' || this.#acceptAnyReportedHead) return;
+    const head = (tx.body as { head?: { size: number; root: string } | null }).head;
+    if (!head || head.size === 0) return;
+    const durable = this.#committer.head?.size ?? 0;
+    if (head.size > durable)
+      fail(
+        'NODE_REPORT_HEAD_MISMATCH',
+        `the report carries a head of size ${head.size}, but this ledger has signed no head beyond ${durable}: report a head you verified`,
+      );
+    const root = toHex(await storeRoot(this.store, head.size));
+    if (root !== head.root)
+      fail(
+        'NODE_REPORT_HEAD_MISMATCH',
+        `the report carries root ${head.root} at size ${head.size}, but this ledger's root there is ${root}: the node saw another history; keep its head as evidence`,
+      );
   }
 
   /** Signs and stores a fresh head, so followers see the ledger alive while nothing happens. */

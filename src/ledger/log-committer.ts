@@ -182,6 +182,9 @@ export class LogCommitter {
   }
 
   private async drain(): Promise<void> {
+    // One event-loop turn first, so requests already received (e.g. HTTP bodies being parsed)
+    // join this group instead of each paying for its own fsync.
+    await new Promise((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
       const group: Pending[] = [];
       let count = 0;

@@ -74,7 +74,7 @@ export function commandSet(call: Call): Reply {
   return bulk(id);
 }
 
-function readLive(call: Call, key: Buffer, cached = false): Buffer | 'missing' | 'corrupt' {
+function readLive(call: Call, key: Buffer): Buffer | 'missing' | 'corrupt' {
   const store = ns(call).store;
   const id = store.index.find(key);
   if (id < 0) return 'missing';
@@ -82,9 +82,7 @@ function readLive(call: Call, key: Buffer, cached = false): Buffer | 'missing' |
   if (e.flags & FLAG_DELETED) return 'missing';
   let v: Buffer | undefined;
   try {
-    v = cached
-      ? store.readValueCached(id, key, e.dataId, e.dataOffset, e.length)
-      : store.readValue(key, e.dataId, e.dataOffset, e.length);
+    v = store.readValue(key, e.dataId, e.dataOffset, e.length);
   } catch {
     v = undefined;
   }
@@ -92,7 +90,7 @@ function readLive(call: Call, key: Buffer, cached = false): Buffer | 'missing' |
 }
 
 function getReply(call: Call, key: Buffer): Buffer {
-  const v = readLive(call, key, true);
+  const v = readLive(call, key);
   if (v === 'missing') return NIL;
   if (v === 'corrupt') return error('Internal Error');
   return bulk(v);

@@ -39,17 +39,6 @@ export interface LogPosition {
 
 export const POSITION_SIZE = 6;
 
-/** GET's value cache, per namespace: values up to 4 KiB, 16 MiB in all. */
-const CACHE_MAX_VALUE = 4096;
-const CACHE_MAX_BYTES = 16 * 1024 * 1024;
-const CACHE_ENTRY_OVERHEAD = 96;
-
-interface CachedValue {
-  dataId: number;
-  dataOffset: number;
-  value: Buffer;
-}
-
 export function encodePosition(p: LogPosition): Buffer {
   const b = Buffer.alloc(POSITION_SIZE);
   b.writeUInt16LE(p.id, 0);
@@ -80,10 +69,6 @@ export class NamespaceStore {
   /** Bumped when a failed write is rolled back: replies of writes made under an older epoch become errors. */
   epoch = 0;
   dirtyIndexIds = new Set<number>();
-  /** Small values read recently, by index entry id (checked against their place on use). */
-  private cache = new Map<number, CachedValue>();
-  private oldCache = new Map<number, CachedValue>();
-  private cacheBytes = 0;
   private data!: AppendFile;
   private idx!: AppendFile;
   private readonly events: StoreEvents;
@@ -99,9 +84,6 @@ export class NamespaceStore {
 
   private load(mode?: NamespaceMode): { discardedBytes: number; warnings: string[] } {
     this.index = new KeyIndex();
-    this.cache = new Map();
-    this.oldCache = new Map();
-    this.cacheBytes = 0;
     const r = loadNamespace(this.indexDir, this.dataDir, this.index);
     this.entries = r.entries;
     this.datasize = r.datasize;
@@ -262,35 +244,6 @@ export class NamespaceStore {
     const value = b.subarray(DATA_HEADER_SIZE + key.length, size);
     if (h.flags & FLAG_DELETED) return Buffer.alloc(0);
     if (valueCrc(value) !== h.valueCrc) return undefined;
-    return value;
-  }
-
-  /**
-   * GET's read: the value of entry `id`, from a bounded cache of small values read before
-   * (two generations; an entry moved by a later write is a miss), else from disk,
-   * checked. CHECK and HISTORY read the disk directly.
-   */
-  readValueCached(
-    id: number,
-    key: Buffer,
-    dataId: number,
-    dataOffset: number,
-    length: number,
-  ): Buffer | undefined {
-    const hit = this.cache.get(id) ?? this.oldCache.get(id);
-    if (hit && hit.dataId === dataId && hit.dataOffset === dataOffset) return hit.value;
-    const value = this.readValue(key, dataId, dataOffset, length);
-    if (value && length <= CACHE_MAX_VALUE) {
-      // two generations: when the young one is full it becomes the old one and the old one
-      // is dropped whole, so eviction costs O(1) however the cache is used
-      if (this.cacheBytes > CACHE_MAX_BYTES / 2) {
-        this.oldCache = this.cache;
-        this.cache = new Map();
-        this.cacheBytes = 0;
-      }
-      this.cache.set(id, { dataId, dataOffset, value });
-      this.cacheBytes += value.length + CACHE_ENTRY_OVERHEAD;
-    }
     return value;
   }
 

@@ -86,6 +86,7 @@ export const LEDGER_CODES = {
   LEDGER_STATE_MISMATCH: 'conflict',
   LEDGER_SPLIT_VIEW: 'conflict',
   LEDGER_HEAD_STALE: 'conflict',
+  NODE_REPORT_HEAD_MISMATCH: 'conflict',
   LEDGER_ENTRY_REFUSED: 'conflict',
   STATE_NOT_FOUND: 'not-found',
   TWIN_NOT_REGISTERED: 'not-found',
