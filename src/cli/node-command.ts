@@ -12,6 +12,7 @@ import {
 } from '../node/index.ts';
 import type { CliIo } from './cli-io.ts';
 import { emit } from './output.ts';
+import { stopSignal } from './stop-signal.ts';
 
 /** What `vdc node` needs from outside; tests pass their own. */
 export interface NodeCommandDeps {
@@ -41,15 +42,6 @@ function url(value: string, flag: string, schemes: RegExp): string {
   if (!schemes.test(value))
     fail('USAGE', `'${flag}' must match ${schemes}, got ${JSON.stringify(value)}`);
   return value;
-}
-
-function stopSignal(deps: NodeCommandDeps): AbortSignal {
-  if (deps.signal) return deps.signal;
-  const ctl = new AbortController();
-  const stop = () => ctl.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return ctl.signal;
 }
 
 export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
@@ -130,7 +122,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
             `node ${agent.node} (twin ${agent.twin}) in farm ${agent.farm} ${agent.registered ? 'registered' : 'resumed'}; key ${key}; serving through ${opts.relay}`,
         );
         deps.onReady?.(agent);
-        const signal = stopSignal(deps);
+        const signal = stopSignal(deps.signal);
         if (!signal.aborted)
           await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         await agent.close();

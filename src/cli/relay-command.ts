@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
+import { parseListen } from '../core/listen-address.ts';
 import { jsonLogger } from '../core/log.ts';
 import { vdcHome } from '../core/vdc-home.ts';
 import {
@@ -12,6 +13,7 @@ import {
 import { loadRelayIdentity } from '../relay/relay-key.ts';
 import type { CliIo } from './cli-io.ts';
 import { emit } from './output.ts';
+import { stopSignal } from './stop-signal.ts';
 
 /** What `vdc relay` needs from outside; tests pass their own. */
 export interface RelayCommandDeps {
@@ -20,30 +22,6 @@ export interface RelayCommandDeps {
   /** Stops the relay when aborted; by default SIGINT and SIGTERM do. */
   signal?: AbortSignal;
   onListening?: (server: RelayServer) => void;
-}
-
-/**
- * `HOST:PORT` or `[V6]:PORT`.
- * @throws VdcError RELAY_LISTEN_INVALID
- */
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535)
-    fail(
-      'RELAY_LISTEN_INVALID',
-      `'--listen' must be HOST:PORT (port 0..65535, IPv6 in brackets), got ${JSON.stringify(value)}`,
-    );
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-function stopSignal(deps: RelayCommandDeps): AbortSignal {
-  if (deps.signal) return deps.signal;
-  const ctl = new AbortController();
-  const stop = () => ctl.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return ctl.signal;
 }
 
 export function relayCommand(io: CliIo, deps: RelayCommandDeps = {}): Command {
@@ -66,7 +44,7 @@ export function relayCommand(io: CliIo, deps: RelayCommandDeps = {}): Command {
         data?: string;
         json?: boolean;
       }) => {
-        const listen = parseListen(opts.listen);
+        const listen = parseListen(opts.listen, '--listen', 'RELAY_LISTEN_INVALID');
         const data = opts.data ?? join(vdcHome(io.env), 'relay');
         const logger = jsonLogger((line) => io.err(line), { program: 'relay' });
         const directory = await (
@@ -101,7 +79,7 @@ export function relayCommand(io: CliIo, deps: RelayCommandDeps = {}): Command {
           ].join('\n'),
         );
         deps.onListening?.(server);
-        const signal = stopSignal(deps);
+        const signal = stopSignal(deps.signal);
         if (!signal.aborted)
           await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         await server.close();

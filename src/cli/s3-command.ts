@@ -1,12 +1,14 @@
 import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
 import { KEY_LABELS } from '../core/key-derivation.ts';
+import { parseListen } from '../core/listen-address.ts';
 import { jsonLogger } from '../core/log.ts';
 import { loadStoreConfig, ZdbShardBackend, type ZstorKeys, ZstorStore } from '../zstor/index.ts';
 import { type S3Server, s3CredentialsFromKey, startS3Server } from '../zstor/s3/index.ts';
 import type { CliIo } from './cli-io.ts';
 import { unlockIdentity } from './id-command.ts';
 import { emit } from './output.ts';
+import { stopSignal } from './stop-signal.ts';
 
 /*
  * `vdc s3`: an S3-compatible endpoint over the user's dispersed store (docs/zstor.md,
@@ -36,30 +38,6 @@ async function identityKeys(io: CliIo): Promise<S3Keys> {
   };
 }
 
-/**
- * `HOST:PORT` or `[V6]:PORT`.
- * @throws VdcError S3_LISTEN_INVALID
- */
-export function parseS3Listen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535)
-    fail(
-      'S3_LISTEN_INVALID',
-      `'--listen' must be HOST:PORT (port 0..65535, IPv6 in brackets), got ${JSON.stringify(value)}`,
-    );
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-function stopSignal(deps: S3CommandDeps): AbortSignal {
-  if (deps.signal) return deps.signal;
-  const ctl = new AbortController();
-  const stop = () => ctl.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return ctl.signal;
-}
-
 export function s3Command(io: CliIo, deps: S3CommandDeps = {}): Command {
   const getKeys = deps.keys ?? identityKeys;
   const s3 = new Command('s3').description('an S3-compatible endpoint over your dispersed store');
@@ -84,7 +62,7 @@ export function s3Command(io: CliIo, deps: S3CommandDeps = {}): Command {
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:9000')
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; listen: string; json?: boolean }) => {
-      const listen = parseS3Listen(opts.listen);
+      const listen = parseListen(opts.listen, '--listen', 'S3_LISTEN_INVALID');
       const config = loadStoreConfig(opts.config);
       const keys = await getKeys(io);
       const backends = config.backends.map((b) => new ZdbShardBackend(b));
@@ -109,7 +87,7 @@ export function s3Command(io: CliIo, deps: S3CommandDeps = {}): Command {
           ].join('\n'),
         );
         deps.onListening?.(server);
-        const signal = stopSignal(deps);
+        const signal = stopSignal(deps.signal);
         if (!signal.aborted)
           await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         await server.close();

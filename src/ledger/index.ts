@@ -9,7 +9,7 @@ export { type FollowerOptions, LedgerFollower } from './ledger-follower.ts';
 export { ledgerId } from './ledger-id.ts';
 export { loadOrCreateLedgerKey } from './ledger-key.ts';
 export { pinLedgerKey } from './ledger-pin.ts';
-export { parseListen, type RunningLedger, startLedgerServer } from './ledger-server.ts';
+export { type RunningLedger, startLedgerServer } from './ledger-server.ts';
 export { LedgerService, replayStore } from './ledger-service.ts';
 export { type AuditReport, auditLog } from './log-audit.ts';
 export { type Leaf, leafBytes } from './log-leaf.ts';

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fail } from '../core/assert.ts';
 import type { VdcError } from '../core/errors.ts';
+import { parseListen } from '../core/listen-address.ts';
 import type { Logger } from '../core/log.ts';
 import { ledgerRouter } from './ledger-api.ts';
 import { loadOrCreateLedgerKey } from './ledger-key.ts';
@@ -34,18 +35,6 @@ export interface RunningLedger {
   service: LedgerService;
   keyCreated: boolean;
   close(): Promise<void>;
-}
-
-/** Splits HOST:PORT (IPv6 in brackets). @throws VdcError USAGE */
-export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535)
-    fail(
-      'USAGE',
-      `'${flag}' must be HOST:PORT with a port in 0..65535, got ${JSON.stringify(value)}`,
-    );
-  return { host: (m[1] ?? m[2])!, port };
 }
 
 export async function startLedgerServer(opts: LedgerServerOptions): Promise<RunningLedger> {

@@ -7,12 +7,11 @@ import { toHex } from '../core/hex.ts';
 import { jsonLogger, type Logger } from '../core/log.ts';
 import type { Identity } from '../identity/index.ts';
 import { LedgerClient, type LedgerFollower, type LedgerNode } from '../ledger/index.ts';
-import { RelayClient } from '../relay/index.ts';
+import { followerDirectory, RelayClient } from '../relay/index.ts';
 import { DeploymentEngine, type WorkloadRuntime } from './deployment-engine.ts';
 import { DeploymentStore } from './deployment-store.ts';
 import { nodeApi } from './node-api.ts';
 import { readCapacity } from './node-capacity.ts';
-import { followerDirectory } from './node-directory.ts';
 import type { SignedGrant } from './node-grant.ts';
 import type { WorkloadKind } from './workload-kinds.ts';
 

@@ -20,7 +20,7 @@ export {
   type EnvelopeReceiverOptions,
   type OpenedEnvelope,
 } from './envelope-receiver.ts';
-export { openTwinDirectory } from './ledger-directory.ts';
+export { followerDirectory, openTwinDirectory } from './ledger-directory.ts';
 export type { ResponseBody } from './pending-requests.ts';
 export {
   type ReceivedMessage,

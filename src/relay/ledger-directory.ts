@@ -1,5 +1,5 @@
 import type { JsonValue } from '../core/canonical-json.ts';
-import { LedgerClient } from '../ledger/index.ts';
+import { LedgerClient, type LedgerFollower } from '../ledger/index.ts';
 import type { DirectoryTwin, TwinDirectory } from './twin-directory.ts';
 
 /*
@@ -61,10 +61,17 @@ export async function openTwinDirectory(
         error: String((err as Error).message),
       }),
     );
+  return { ...followerDirectory(follower), close: () => abort.abort() };
+}
+
+/**
+ * A twin directory over a follower someone already runs (the node agent's own): lookups
+ * throw once that follower met a forged log, so nothing is opened on a false view.
+ */
+export function followerDirectory(follower: LedgerFollower): TwinDirectory {
   return {
     ledger: follower.ledger,
     twin: (id) => toDirectoryTwin(follower.view.twin(id)),
     twinByKey: (key) => toDirectoryTwin(follower.view.twinByKey(key)),
-    close: () => abort.abort(),
   };
 }
