@@ -6,7 +6,7 @@ import {
   fail,
 } from '../core/assert.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
-import type { ShardRecord } from './object-manifest.ts';
+import { readShardRecord, type ShardRecord } from './object-manifest.ts';
 
 /*
  * The metadata root: every object name with its versions, each pointing at the manifest
@@ -108,14 +108,6 @@ export function parseBlobRef(value: JsonValue | undefined, l: string): BlobRef {
     sealed: value['sealed'],
     data: value['data'],
     parity: value['parity'],
-    shards: shards.map((s, i) => {
-      const sl = `${l}.shards[${i}]`;
-      assertObject(s, sl, CODE);
-      assertExactKeys(s, sl, ['backend', 'hash'], [], CODE);
-      if (s['backend'] !== null)
-        assertString(s['backend'], `${sl}.backend`, { min: 1, max: 512 }, CODE);
-      assertString(s['hash'], `${sl}.hash`, { pattern: HEX32 }, CODE);
-      return { backend: s['backend'] as string | null, hash: s['hash'] };
-    }),
+    shards: shards.map((s, i) => readShardRecord(s, `${l}.shards[${i}]`)),
   };
 }

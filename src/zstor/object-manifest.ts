@@ -114,16 +114,18 @@ function parseChunk(value: JsonValue | undefined, label: string, total: number):
     size: value['size'],
     sealed: value['sealed'],
     flags: value['flags'],
-    shards: shards.map((s, i) => {
-      const l = `${label}.shards[${i}]`;
-      assertObject(s, l, CODE);
-      assertExactKeys(s, l, ['backend', 'hash'], [], CODE);
-      if (s['backend'] !== null)
-        assertString(s['backend'], `${l}.backend`, { min: 1, max: 512 }, CODE);
-      assertString(s['hash'], `${l}.hash`, { pattern: HEX32 }, CODE);
-      return { backend: s['backend'] as string | null, hash: s['hash'] };
-    }),
+    shards: shards.map((s, i) => readShardRecord(s, `${label}.shards[${i}]`)),
   };
+}
+
+/** One shard of a chunk or blob: where it went (null when it could not be stored) and its hash. */
+export function readShardRecord(value: unknown, label: string): ShardRecord {
+  assertObject(value, label, CODE);
+  assertExactKeys(value, label, ['backend', 'hash'], [], CODE);
+  if (value['backend'] !== null)
+    assertString(value['backend'], `${label}.backend`, { min: 1, max: 512 }, CODE);
+  assertString(value['hash'], `${label}.hash`, { pattern: HEX32 }, CODE);
+  return { backend: value['backend'] as string | null, hash: value['hash'] };
 }
 
 function fieldError(message: string): never {
