@@ -48,7 +48,6 @@ export interface MetadataRoot {
 
 const CODE = 'ZSTOR_METADATA_MALFORMED';
 const HEX16 = /^[0-9a-f]{32}$/;
-const HEX32 = /^[0-9a-f]{64}$/;
 
 export function emptyRoot(): MetadataRoot {
   return { format: ROOT_FORMAT, generation: 0, objects: {} };
