@@ -84,6 +84,8 @@ async function main(): Promise<void> {
     port: 0,
     directory: dir,
     logger: quiet,
+    // the bench measures the relay, not its per-connection rate limit (docs/relay.md)
+    limits: { rateMessagesPerSecond: 1e6, rateBurstMessages: 1e6 },
   });
   const alice = addTwin(dir, 1);
   const bob = addTwin(dir, 2);

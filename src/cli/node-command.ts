@@ -7,6 +7,7 @@ import {
   DEFAULT_REPORT_INTERVAL_MS,
   loadNodeIdentity,
   type NodeAgent,
+  nodeRuntimes,
   readGrantFile,
   startNodeAgent,
 } from '../node/index.ts';
@@ -70,6 +71,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
       'stop every workload when the newest verified head is older than this',
       String(DEFAULT_FENCE_AFTER_MS / 1000),
     )
+    .option('--no-containers', 'offer no container runtime, even where crun runs')
     .option('--json', 'print JSON')
     .action(
       async (opts: {
@@ -81,6 +83,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
         ledgerKey?: string;
         reportInterval: string;
         fenceAfter: string;
+        containers: boolean;
         json?: boolean;
       }) => {
         const farm = farmId(opts.farm);
@@ -93,6 +96,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
         const key = toHex(identity.signingPublicKey);
         // Printed before registering, so a node without a grant still tells its farmer what to enrol.
         io.err(`node key: ${key}${created ? ' (new)' : ''}\n`);
+        const logger = jsonLogger((line) => io.err(line), { program: 'node' });
         const agent = await startNodeAgent({
           data: opts.data,
           ledgerUrl: opts.ledger,
@@ -103,7 +107,13 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
           ...(opts.ledgerKey ? { ledgerKey: opts.ledgerKey } : {}),
           reportIntervalMs,
           fenceAfterMs,
-          logger: jsonLogger((line) => io.err(line), { program: 'node' }),
+          logger,
+          runtimes: nodeRuntimes({
+            data: opts.data,
+            identity,
+            logger,
+            containers: opts.containers,
+          }),
         });
         const view = {
           node: agent.node,

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
+import { deployCommand } from './deploy-command.ts';
+import { deploymentCommand } from './deployment-command.ts';
 import { farmCommand } from './farm-command.ts';
 import { gridCommands } from './grid-command.ts';
 import { idCommand } from './id-command.ts';
@@ -34,6 +36,8 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(nameCommand(io));
   program.addCommand(relayCommand(io));
   program.addCommand(nodeCommand(io));
+  program.addCommand(deployCommand(io));
+  program.addCommand(deploymentCommand(io));
   program.addCommand(storeCommand(io));
   program.addCommand(s3Command(io));
   program.addCommand(zdbCommand(io));

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { fail } from '../core/assert.ts';
 import { KEY_LABELS } from '../core/key-derivation.ts';
 import { parseListen } from '../core/listen-address.ts';
 import { jsonLogger } from '../core/log.ts';

@@ -1,6 +1,8 @@
 import { CORE_CODES } from './error-codes/core.ts';
+import { DEPLOY_CODES } from './error-codes/deploy.ts';
 import { GRID_CODES } from './error-codes/grid.ts';
 import { IDENTITY_CODES } from './error-codes/identity.ts';
+import { IMAGE_CODES } from './error-codes/image.ts';
 import { LEDGER_CODES } from './error-codes/ledger.ts';
 import { NODE_CODES } from './error-codes/node.ts';
 import { RELAY_CODES } from './error-codes/relay.ts';
@@ -27,6 +29,8 @@ export const ERROR_CODES = {
   ...CORE_CODES,
   ...IDENTITY_CODES,
   ...GRID_CODES,
+  ...DEPLOY_CODES,
+  ...IMAGE_CODES,
   ...LEDGER_CODES,
   ...NODE_CODES,
   ...RELAY_CODES,

@@ -1,2 +1,22 @@
-/** Public surface of src/grid: the local grid of `vdc up` (and, later, the test harness of namespaces). */
+/** Public surface of src/grid: the local grid of `vdc up`, and the namespace grid of tests (docs/grid.md). */
+
+export { GridNode } from './grid-node.ts';
+export { GridTwin } from './grid-twin.ts';
 export { type GridStatus, gridDir, gridDown, gridStatus, gridUp } from './local-grid.ts';
+export {
+  type ListeningSocket,
+  listeningTcp,
+  listLinks,
+  listNamespaces,
+  namespacePids,
+} from './netns.ts';
+export {
+  type GridNodeSpec,
+  type GridTestContext,
+  type NetnsGrid,
+  type NetnsGridOptions,
+  startNetnsGrid,
+} from './netns-grid.ts';
+export type { NetnsProcess } from './netns-process.ts';
+export { type NetnsHost, NetnsRun } from './netns-run.ts';
+export { sweepStaleRuns, teardownRun } from './run-teardown.ts';

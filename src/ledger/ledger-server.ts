@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fail } from '../core/assert.ts';
 import type { VdcError } from '../core/errors.ts';
 import { parseListen } from '../core/listen-address.ts';
 import type { Logger } from '../core/log.ts';

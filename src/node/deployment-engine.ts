@@ -15,6 +15,7 @@ import type {
   DeploymentChange,
   DeploymentStore,
   StoredDeployment,
+  WorkloadState,
   WorkloadStatus,
 } from './deployment-store.ts';
 import { KIND_RUNTIMES, type WorkloadKind } from './workload-kinds.ts';
@@ -27,10 +28,27 @@ import { KIND_RUNTIMES, type WorkloadKind } from './workload-kinds.ts';
  * a kind without a runtime on this node is refused before anything changes.
  */
 
-/** What runs one kind of workload. The container, zdb, network and gateway runtimes plug in here. */
+/** A workload's state as its runtime sees it now. */
+export interface RuntimeStatus {
+  state: WorkloadState;
+  message: string;
+}
+
+/**
+ * What runs one kind of workload. The container, zdb, network and gateway runtimes plug in
+ * here. `apply` brings the workload to the given spec and is idempotent: a workload already
+ * running that spec is left alone, one stopped (fence, reboot) is started again.
+ */
 export interface WorkloadRuntime {
-  apply(contract: number, workload: Workload): Promise<void>;
+  apply(contract: number, workload: Workload, owner: { twin: number }): Promise<void>;
   remove(contract: number, name: string): Promise<void>;
+  /** stops the workload but keeps what a later apply needs to resume it (fences) */
+  stop?(contract: number, name: string): Promise<void>;
+  status?(contract: number, name: string): RuntimeStatus | undefined;
+  /** the last `maxBytes` of the workload's output */
+  logs?(contract: number, name: string, maxBytes: number): string;
+  /** stops the runtime's own timers; its workloads run on */
+  close?(): void;
 }
 
 export interface EngineOptions {
@@ -48,6 +66,8 @@ export interface EngineOptions {
    * then run on the view the node has, whose staleness the fence bounds.
    */
   sync?: () => Promise<void>;
+  /** the memory (bytes) the node can give its workloads, for the capacity check */
+  memory?: () => number;
 }
 
 export type DeploymentState = 'ok' | 'fenced';
@@ -118,6 +138,7 @@ export class DeploymentEngine {
         mode,
         storedVersion: stored?.version,
       });
+      this.#checkMemory(contract, doc);
       await this.#apply(contract, doc, stored);
       const change: DeploymentChange = {
         at: now,
@@ -164,7 +185,7 @@ export class DeploymentEngine {
     const applied: Workload[] = [];
     try {
       for (const w of doc.workloads) {
-        await runtimes[w.kind as WorkloadKind]!.apply(contract, w);
+        await runtimes[w.kind as WorkloadKind]!.apply(contract, w, { twin: doc.twin });
         applied.push(w);
       }
     } catch (err) {
@@ -177,13 +198,37 @@ export class DeploymentEngine {
         const runtime = runtimes[(old ?? w).kind as WorkloadKind];
         if (!old) await runtime?.remove(contract, w.name).catch(() => {});
         else if (canonicalize(old) !== canonicalize(w))
-          await runtime?.apply(contract, old).catch(() => {});
+          await runtime?.apply(contract, old, { twin: doc.twin }).catch(() => {});
       }
       throw asVdcError(err); // the workload's own error reaches the caller verbatim
     }
     const next = new Set(doc.workloads.map((w) => w.name));
     for (const w of previous?.deployment.workloads ?? [])
       if (!next.has(w.name)) await runtimes[w.kind as WorkloadKind]?.remove(contract, w.name);
+  }
+
+  /**
+   * Refuses a deployment whose containers, with every other deployment's, would need more
+   * memory than the node has: a limit the node cannot honour is a promise it cannot keep.
+   */
+  #checkMemory(contract: number, doc: Deployment): void {
+    const total = this.#o.memory?.();
+    if (total === undefined) return;
+    const memory = (workloads: Workload[]) =>
+      workloads.reduce((sum, w) => {
+        const r = w.kind === 'container' ? (w.spec['resources'] as { memory?: number }) : {};
+        return sum + (r.memory ?? 0);
+      }, 0);
+    const others = this.#o.store
+      .all()
+      .filter((r) => r.contract !== contract)
+      .reduce((sum, r) => sum + memory(r.deployment.workloads), 0);
+    const asked = memory(doc.workloads);
+    if (asked + others > total)
+      fail(
+        'WORKLOAD_CAPACITY_EXCEEDED',
+        `the deployment asks for ${asked} bytes of memory and this node has ${Math.max(0, total - others)} left (of ${total}): ask for less or deploy to a larger node`,
+      );
   }
 
   /** Removes the sender's deployment. @throws VdcError DEPLOYMENT_NOT_FOUND */
@@ -220,11 +265,11 @@ export class DeploymentEngine {
       version: r.version,
       hash: r.hash,
       state,
-      workloads: r.workloads.map((w) => ({
-        ...w,
-        state,
-        message: this.#fenced ? `stopped: ${this.#fenceReason}` : w.message,
-      })),
+      workloads: r.workloads.map((w) => {
+        if (this.#fenced) return { ...w, state, message: `stopped: ${this.#fenceReason}` };
+        const now = this.#o.runtimes?.[w.kind as WorkloadKind]?.status?.(r.contract, w.name);
+        return now ? { ...w, ...now } : w;
+      }),
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
     };
@@ -242,6 +287,29 @@ export class DeploymentEngine {
       .all()
       .filter((r) => r.twin === sender)
       .map((r) => this.#view(r));
+  }
+
+  /**
+   * The sender's own workloads with their state and the tail of their output, for
+   * node.diagnostics; one deployment when `contract` is given.
+   * @throws VdcError DEPLOYMENT_NOT_FOUND
+   */
+  diagnostics(sender: number, contract: number | undefined, tailBytes: number) {
+    const records =
+      contract === undefined
+        ? this.#o.store.all().filter((r) => r.twin === sender)
+        : [this.#own(sender, contract)];
+    return records.map((r) => {
+      const v = this.#view(r);
+      return {
+        ...v,
+        workloads: v.workloads.map((w) => ({
+          ...w,
+          logs:
+            this.#o.runtimes?.[w.kind as WorkloadKind]?.logs?.(r.contract, w.name, tailBytes) ?? '',
+        })),
+      };
+    });
   }
 
   /** The history of the sender's deployment. @throws VdcError DEPLOYMENT_NOT_FOUND */
@@ -290,6 +358,8 @@ export class DeploymentEngine {
       this.#fenceReason = reason;
       const now = this.#o.clock.now();
       this.#o.logger.log('warn', fenced ? 'fenced: stopping workloads' : 'unfenced', { reason });
+      if (fenced) await this.#stopAll();
+      else await this.#resumeAll();
       for (const r of this.#o.store.all())
         this.#o.store.put({
           ...r,
@@ -299,5 +369,52 @@ export class DeploymentEngine {
           ],
         });
     });
+  }
+
+  /**
+   * Brings every stored deployment's workloads back to their spec: after an agent restart
+   * (containers that ran on are left alone) or a fence. A workload that cannot be started
+   * is recorded as failed with the runtime's error; the others still resume.
+   */
+  resume(): Promise<void> {
+    return this.#serial(() => (this.#fenced ? undefined : this.#resumeAll()));
+  }
+
+  async #resumeAll(): Promise<void> {
+    for (const r of this.#o.store.all()) {
+      const workloads: WorkloadStatus[] = [];
+      for (const w of r.deployment.workloads) {
+        const runtime = this.#o.runtimes?.[w.kind as WorkloadKind];
+        try {
+          if (!runtime) fail('WORKLOAD_KIND_UNAVAILABLE', `no runtime for ${w.kind} on this node`);
+          await runtime.apply(r.contract, w, { twin: r.twin });
+          workloads.push({ name: w.name, kind: w.kind, state: 'ok', message: 'running' });
+        } catch (err) {
+          const e = asVdcError(err);
+          this.#o.logger.log('error', 'a workload did not resume', {
+            contract: r.contract,
+            workload: w.name,
+            code: e.code,
+          });
+          const message = `could not be started again: ${e.code}: ${e.message}`;
+          workloads.push({ name: w.name, kind: w.kind, state: 'failed', message });
+        }
+      }
+      this.#o.store.put({ ...r, workloads });
+    }
+  }
+
+  async #stopAll(): Promise<void> {
+    for (const r of this.#o.store.all())
+      for (const w of [...r.deployment.workloads].reverse())
+        await this.#o.runtimes?.[w.kind as WorkloadKind]
+          ?.stop?.(r.contract, w.name)
+          .catch((err: unknown) =>
+            this.#o.logger.log('error', 'a workload did not stop on fence', {
+              contract: r.contract,
+              workload: w.name,
+              code: asVdcError(err).code,
+            }),
+          );
   }
 }

@@ -15,7 +15,12 @@ import { type Deployment, deploymentHash, parseDeployment } from './deployment-d
  * deployment its owner paid for.
  */
 
-export type WorkloadState = 'ok' | 'fenced';
+/**
+ * `ok`: running as deployed; `fenced`: stopped while the node's ledger view is stale;
+ * `stopped`: stopped by the node; `exited`: its process ended; `oom-killed`: ended by the
+ * OOM killer past its memory limit; `failed`: the node could not start it again (resume).
+ */
+export type WorkloadState = 'ok' | 'fenced' | 'stopped' | 'exited' | 'oom-killed' | 'failed';
 
 export interface WorkloadStatus {
   name: string;

@@ -11,7 +11,7 @@ import { followerDirectory, RelayClient } from '../relay/index.ts';
 import { DeploymentEngine, type WorkloadRuntime } from './deployment-engine.ts';
 import { DeploymentStore } from './deployment-store.ts';
 import { nodeApi } from './node-api.ts';
-import { readCapacity } from './node-capacity.ts';
+import { readCapacity, readMemory } from './node-capacity.ts';
 import type { SignedGrant } from './node-grant.ts';
 import type { WorkloadKind } from './workload-kinds.ts';
 
@@ -129,9 +129,13 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       await Promise.race([follower.sync(), late]).finally(() => clearTimeout(timer));
     },
     ...(o.runtimes ? { runtimes: o.runtimes } : {}),
+    memory: () => readMemory().total,
   });
   const relay = new RelayClient({
+    // the relay given first, then every relay the node is listed with on the ledger, so the
+    // node stays reachable while one of them is down (DESIGN §6)
     url: o.relayUrl,
+    relaysFromDirectory: true,
     identity: o.identity,
     twin: node.twin,
     directory: followerDirectory(follower),
@@ -244,6 +248,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     });
   const timer = setInterval(() => void tick(), reportEvery);
   await tick();
+  // Workloads that ran on through the restart are left alone; the others start again.
+  await engine.resume();
   log.log('info', registered ? 'node registered' : 'node resumed', {
     twin: node.twin,
     farm: node.farm,
@@ -263,6 +269,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       abort.abort();
       await ticking?.catch(() => {});
       await relay.close();
+      for (const runtime of Object.values(o.runtimes ?? {})) runtime.close?.();
     },
   };
 }

@@ -44,6 +44,9 @@ type Params = Record<string, unknown>;
 type Handler = (from: number, params: Params) => Promise<JsonValue> | JsonValue;
 
 const CODE = 'NODE_API_REQUEST_INVALID';
+/** Bytes of each workload's output node.diagnostics returns; the relay carries 128 KiB. */
+const DEFAULT_LOG_TAIL = 4096;
+const MAX_LOG_TAIL = 65_536;
 
 function noParams(method: string, p: Params): void {
   assertExactKeys(p, `${method} params`, [], [], CODE);
@@ -100,8 +103,14 @@ function handlers(ctx: NodeApiContext): Map<NodeMethod, Handler> {
     [
       'node.diagnostics',
       (from, p) => {
-        noParams('node.diagnostics', p);
-        return json({ fenced: e.fenced, deployments: e.list(from) });
+        assertExactKeys(p, 'node.diagnostics params', [], ['contract', 'tail'], CODE);
+        if (p['contract'] !== undefined)
+          assertInteger(p['contract'], 'node.diagnostics params.contract', 1, MAX_ID, CODE);
+        if (p['tail'] !== undefined)
+          assertInteger(p['tail'], 'node.diagnostics params.tail (bytes)', 0, MAX_LOG_TAIL, CODE);
+        const tail = (p['tail'] as number | undefined) ?? DEFAULT_LOG_TAIL;
+        const contract = p['contract'] as number | undefined;
+        return json({ fenced: e.fenced, deployments: e.diagnostics(from, contract, tail) });
       },
     ],
     [

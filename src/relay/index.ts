@@ -20,8 +20,13 @@ export {
   type EnvelopeReceiverOptions,
   type OpenedEnvelope,
 } from './envelope-receiver.ts';
-export { followerDirectory, openTwinDirectory } from './ledger-directory.ts';
+export {
+  followerDirectory,
+  type LedgerDirectory,
+  openTwinDirectory,
+} from './ledger-directory.ts';
 export type { ResponseBody } from './pending-requests.ts';
+export { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limiter.ts';
 export {
   type ReceivedMessage,
   RelayClient,
@@ -37,4 +42,5 @@ export {
   type RelayStats,
   startRelayServer,
 } from './relay-server.ts';
+export type { RelayStatus } from './relay-set.ts';
 export type { DirectoryTwin, TwinDirectory } from './twin-directory.ts';

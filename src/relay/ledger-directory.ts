@@ -14,8 +14,12 @@ export interface LedgerDirectory extends TwinDirectory {
 }
 
 /** The ledger writes relay URLs as URL.href (`ws://host:port/`); the relay names itself without the root slash. */
-function relayForm(url: string): string {
-  return url.endsWith('/') && new URL(url).pathname === '/' ? url.slice(0, -1) : url;
+export function relayForm(url: string): string {
+  try {
+    return url.endsWith('/') && new URL(url).pathname === '/' ? url.slice(0, -1) : url;
+  } catch {
+    return url; // not a URL: dialing it fails with a clear error of its own
+  }
 }
 
 function toDirectoryTwin(

@@ -1,30 +1,40 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../core/assert.ts';
 import { canonicalBytes, type JsonValue } from '../core/canonical-json.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
 import { jsonLogger, type Logger } from '../core/log.ts';
-import { parseJson } from '../core/strict-json.ts';
 import type { Identity } from '../identity/index.ts';
-import type { Envelope } from './envelope.ts';
+import { type Envelope, parseEnvelope } from './envelope.ts';
 import { sealEnvelope } from './envelope-crypto.ts';
 import { EnvelopeReceiver } from './envelope-receiver.ts';
 import { PendingRequests, responseBody } from './pending-requests.ts';
+import { openMessage, type ReceivedMessage, type RequestHandler } from './received-message.ts';
 import type { SendStatus } from './relay-frames.ts';
-import { RelayLink } from './relay-link.ts';
+import { RelaySet, type RelayStatus } from './relay-set.ts';
+import { RequestRoutes } from './request-routes.ts';
+import { ResponseCache } from './response-cache.ts';
 import { SendQueue } from './send-queue.ts';
 import type { TwinDirectory } from './twin-directory.ts';
 
 /*
- * A twin's side of the relay (docs/relay.md): it keeps one logged-in connection open,
- * reconnecting with jittered exponential backoff; it seals, sends and acknowledges
- * envelopes (holding sends while it reconnects, each within its own timeout); it opens
- * everything it receives through an EnvelopeReceiver; and it pairs requests with their
+ * A twin's side of the relay (docs/relay.md): it stays logged in to each of its relays
+ * (one, or several), each reconnecting on its own with jittered exponential backoff; it
+ * seals, sends and acknowledges envelopes through the first relay that is up (holding
+ * sends while none is, each within its own timeout, and sending again on another relay
+ * what a dropped one left unanswered); it opens everything it receives, from any relay,
+ * through one EnvelopeReceiver, which drops duplicates; and it pairs requests with their
  * responses by `replyTo`, from the twin the request went to and no other.
  */
 
 export interface RelayClientOptions {
-  url: string;
+  /** The relay to connect to. Give `url`, `urls`, `relaysFromDirectory`, or several of them. */
+  url?: string;
+  /** Relays to stay logged in to, all at once; sends go through the first one up. */
+  urls?: readonly string[];
+  /** Also stay logged in to every relay this twin lists in `directory`, following changes. */
+  relaysFromDirectory?: boolean;
+  /** How often the twin's listed relays are read again; default 30 s. */
+  relayRefreshMs?: number;
   identity: Identity;
   twin: number;
   directory: TwinDirectory;
@@ -43,45 +53,53 @@ export interface RelayClientOptions {
   skewMs?: number;
 }
 
-export interface ReceivedMessage {
-  id: string;
-  from: number;
-  kind: string;
-  replyTo: string | null;
-  body: JsonValue;
-}
-
-export type RequestHandler = (msg: ReceivedMessage) => Promise<JsonValue> | JsonValue;
+export type { ReceivedMessage, RequestHandler };
 
 const INBOX_LIMIT = 1000;
 
 export class RelayClient {
   readonly twin: number;
+  /** The first relay given (or listed); see `urls` for all. */
   readonly url: string;
   readonly #opts: RelayClientOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #receiver: EnvelopeReceiver;
+  readonly #relays: RelaySet;
   readonly #sends: SendQueue;
   readonly #requests = new PendingRequests();
+  readonly #routes = new RequestRoutes();
+  readonly #responses = new ResponseCache();
+  readonly #everUp = new Set<string>();
   /** Messages received before onMessage was set (a queued envelope can arrive with the login). */
   readonly #inbox: ReceivedMessage[] = [];
-  readonly #readyWaiters = new Set<() => void>();
-  readonly #abort = new AbortController();
-  #link: RelayLink | undefined;
-  #lastError: VdcError | undefined;
   #handler: RequestHandler | undefined;
   #onMessage: ((msg: ReceivedMessage) => void) | undefined;
   #onRefused: ((err: VdcError) => void) | undefined;
+  readonly #send = (envelope: Envelope, timeoutMs: number) => this.#sends.add(envelope, timeoutMs);
   #closed = false;
-  #loop: Promise<void>;
-  readonly counters = { received: 0, refused: 0, reconnects: 0 };
+  #closing: Promise<void> = Promise.resolve();
+  readonly counters = {
+    received: 0,
+    refused: 0,
+    reconnects: 0,
+    /** Envelopes received a second time (through another relay, or resent): dropped. */
+    duplicates: 0,
+    /** Requests sent again because the relay that took them dropped. */
+    resentRequests: 0,
+    /** Responses sent again because their request came again. */
+    resentResponses: 0,
+  };
 
-  /** Starts connecting at once; `ready()` waits for the first login. */
+  /**
+   * Starts connecting at once; `ready()` waits for the first login.
+   * @throws VdcError RELAY_CLIENT_NO_RELAYS when given no relay and not told to read them
+   * from the ledger
+   */
   constructor(opts: RelayClientOptions) {
     this.#opts = opts;
     this.twin = opts.twin;
-    this.url = opts.url;
+    const given = [...(opts.url === undefined ? [] : [opts.url]), ...(opts.urls ?? [])];
     this.#clock = opts.clock ?? systemClock;
     this.#log =
       opts.logger ?? jsonLogger(undefined, { program: 'relay-client', twin: opts.twin }, 'warn');
@@ -94,105 +112,78 @@ export class RelayClient {
       ...(opts.maxLifetimeMs === undefined ? {} : { maxLifetimeMs: opts.maxLifetimeMs }),
       ...(opts.skewMs === undefined ? {} : { skewMs: opts.skewMs }),
     });
+    this.#relays = new RelaySet({
+      urls: given,
+      fromDirectory: opts.relaysFromDirectory === true,
+      refreshMs: opts.relayRefreshMs ?? 30_000,
+      identity: opts.identity,
+      twin: opts.twin,
+      directory: opts.directory,
+      ...(opts.reconnect ? { reconnect: opts.reconnect } : {}),
+      logger: this.#log,
+      onDeliver: (e) => void this.#onDeliver(e),
+      onUp: (url) => {
+        if (this.#everUp.has(url)) this.counters.reconnects++;
+        this.#everUp.add(url);
+        this.#sends.flush();
+      },
+      onDown: (url, link) => {
+        if (this.#closed) return; // close() failed every send and request already
+        this.#sends.linkDropped(link);
+        this.counters.resentRequests += this.#routes.resendVia(url, this.#clock.now(), this.#send);
+      },
+    });
+    this.url = given[0] ?? this.#relays.urls[0] ?? '';
     this.#sends = new SendQueue({
-      url: opts.url,
+      describe: () => this.#relays.describe(),
       clock: this.#clock,
       max: opts.maxPendingSends ?? 1000,
-      connected: () => this.connected,
+      pick: () => this.#relays.pick(),
       unavailable: (when) => this.#unavailable(when),
     });
-    this.#loop = this.#connectLoop();
   }
 
+  /** Whether logged in to at least one relay. */
   get connected(): boolean {
-    return this.#link?.isOpen === true;
+    return this.#relays.connected;
+  }
+
+  /** The relays this client stays logged in to, in the order it prefers them. */
+  get urls(): string[] {
+    return this.#relays.urls;
+  }
+
+  /** Reads the twin's listed relays again now (with `relaysFromDirectory`), without waiting for the timer. */
+  refreshRelays(): void {
+    this.#relays.refresh();
+  }
+
+  /** Each relay: whether it is logged in, how often it reconnected, why it is down. */
+  relays(): RelayStatus[] {
+    return this.#relays.status();
   }
 
   /**
-   * Resolves once logged in to the relay.
-   * @throws VdcError RELAY_UNAVAILABLE (with the last connection error) after `timeoutMs`
+   * Resolves once logged in to a relay (with `{all: true}`: to every relay).
+   * @throws VdcError RELAY_UNAVAILABLE (with the last connection error) after `timeoutMs`,
+   * RELAY_CLIENT_CLOSED
    */
-  async ready(timeoutMs = 10_000): Promise<void> {
-    if (this.connected) return;
+  async ready(timeoutMs = 10_000, opts: { all?: boolean } = {}): Promise<void> {
     if (this.#closed) fail('RELAY_CLIENT_CLOSED', 'this relay client was closed');
-    let done: () => void = () => {};
-    let timer: NodeJS.Timeout | undefined;
-    const ok = new Promise<void>((resolve) => {
-      done = resolve;
-      this.#readyWaiters.add(resolve);
-    });
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#unavailable(`within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([ok, late]);
-    } finally {
-      clearTimeout(timer);
-      this.#readyWaiters.delete(done);
-    }
+    const done = opts.all ? () => this.#relays.allConnected : () => this.#relays.connected;
+    const ok = await this.#relays.waitFor(done, timeoutMs);
+    if (this.#closed) fail('RELAY_CLIENT_CLOSED', 'this relay client was closed');
+    if (!ok) throw this.#unavailable(`within ${timeoutMs} ms`);
   }
 
   #unavailable(when: string): VdcError {
-    const last = this.#lastError ? `: ${this.#lastError.code}: ${this.#lastError.message}` : '';
+    const lastError = this.#relays.lastError();
+    const last = lastError ? `: ${lastError.code}: ${lastError.message}` : '';
     return new VdcError(
       'RELAY_UNAVAILABLE',
-      `not logged in to relay ${this.url} ${when}${last}`,
-      this.#lastError ? { cause: this.#lastError } : undefined,
+      `not logged in to ${this.#relays.describe()} ${when}${last}`,
+      lastError ? { cause: lastError } : undefined,
     );
-  }
-
-  async #connectLoop(): Promise<void> {
-    const min = this.#opts.reconnect?.minDelayMs ?? 100;
-    const max = this.#opts.reconnect?.maxDelayMs ?? 10_000;
-    let attempt = 0;
-    while (!this.#closed) {
-      let dropped: Promise<void> | undefined;
-      try {
-        let onDrop: () => void = () => {};
-        dropped = new Promise<void>((resolve) => {
-          onDrop = resolve;
-        });
-        const link = await RelayLink.connect({
-          url: this.url,
-          identity: this.#opts.identity,
-          twin: this.twin,
-          ledger: this.#opts.directory.ledger,
-          onDeliver: (e) => void this.#onDeliver(e),
-          onClose: (err) => {
-            this.#lastError = err;
-            onDrop();
-          },
-        });
-        if (this.#closed) {
-          link.close();
-          return;
-        }
-        this.#link = link;
-        if (attempt > 0) this.counters.reconnects++;
-        attempt = 0;
-        this.#lastError = undefined;
-        for (const resolve of this.#readyWaiters) resolve();
-        this.#sends.flush(link);
-        await dropped;
-        this.#link = undefined;
-        this.#sends.linkDropped();
-      } catch (err) {
-        this.#lastError = asVdcError(err);
-        this.#log.log('info', 'relay connection failed', {
-          url: this.url,
-          code: this.#lastError.code,
-        });
-      }
-      if (this.#closed) return;
-      // Jittered exponential backoff, so a relay restarting is not stampeded by its twins.
-      const delay = Math.min(max, min * 2 ** Math.min(attempt, 16)) * (0.5 + Math.random() / 2);
-      attempt++;
-      try {
-        await sleep(delay, undefined, { signal: this.#abort.signal });
-      } catch {
-        return; // aborted by close()
-      }
-    }
   }
 
   /**
@@ -240,7 +231,7 @@ export class RelayClient {
   ): Promise<SendStatus> {
     if (this.#closed)
       return Promise.reject(new VdcError('RELAY_CLIENT_CLOSED', 'this relay client was closed'));
-    return this.#sends.add(envelope, timeoutMs, this.#link);
+    return this.#sends.add(envelope, timeoutMs).then((sent) => sent.status);
   }
 
   /**
@@ -258,13 +249,19 @@ export class RelayClient {
     });
     const answer = this.#requests.expect(envelope.id, to, timeoutMs);
     try {
-      await this.sendEnvelope(envelope, timeoutMs);
+      if (this.#closed) fail('RELAY_CLIENT_CLOSED', 'this relay client was closed');
+      const now = this.#clock.now();
+      await this.#routes.send(envelope, now + timeoutMs, now, this.#send);
     } catch (err) {
       this.#requests.cancel(envelope.id);
       answer.catch(() => {}); // superseded by the send's own error
       throw err;
     }
-    return answer;
+    try {
+      return await answer;
+    } finally {
+      this.#routes.forget(envelope.id);
+    }
   }
 
   /** Answers `request` envelopes: the handler's result, or its error, goes back as the response. */
@@ -288,28 +285,13 @@ export class RelayClient {
 
   async #onDeliver(raw: unknown): Promise<void> {
     let msg: ReceivedMessage;
+    let expires: number;
     try {
-      const { envelope, payload } = await this.#receiver.open(raw);
-      let body: JsonValue;
-      try {
-        body = parseJson(payload);
-      } catch (cause) {
-        throw new VdcError(
-          'ENVELOPE_MALFORMED',
-          `envelope ${envelope.id}: its payload is not strict JSON`,
-          { cause },
-        );
-      }
-      msg = {
-        id: envelope.id,
-        from: envelope.from,
-        kind: envelope.kind,
-        replyTo: envelope.replyTo,
-        body,
-      };
+      ({ msg, expires } = await openMessage(this.#receiver, raw));
     } catch (err) {
       this.counters.refused++;
       const e = asVdcError(err);
+      if (e.code === 'ENVELOPE_REPLAYED') this.#onDuplicate(raw);
       this.#log.log('warn', 'envelope refused', { code: e.code, reason: e.message });
       this.#onRefused?.(e);
       return;
@@ -331,7 +313,7 @@ export class RelayClient {
       }
     }
     if (msg.kind === 'request' && this.#handler) {
-      void this.#answer(msg, this.#handler);
+      void this.#answer(msg, expires, this.#handler);
       return;
     }
     if (this.#onMessage) this.#onMessage(msg);
@@ -343,7 +325,31 @@ export class RelayClient {
       });
   }
 
-  async #answer(msg: ReceivedMessage, handler: RequestHandler): Promise<void> {
+  /**
+   * An envelope received again. The receiver refuses a replay only after its signature and
+   * expiry hold, so the header read here is the sender's own. A request that was answered
+   * already gets its response again: the first one may have been lost with a relay.
+   */
+  #onDuplicate(raw: unknown): void {
+    this.counters.duplicates++;
+    let envelope: Envelope;
+    try {
+      envelope = parseEnvelope(raw);
+    } catch {
+      return; // cannot happen: the receiver parsed it before refusing it as a replay
+    }
+    if (envelope.kind !== 'request') return;
+    const response = this.#responses.get(
+      ResponseCache.key(envelope.from, envelope.id),
+      this.#clock.now(),
+    );
+    if (!response || this.#closed) return;
+    this.counters.resentResponses++;
+    // ENVELOPE_REPLAYED here means the response is still on its way: nothing to do.
+    this.sendEnvelope(response).catch(() => {});
+  }
+
+  async #answer(msg: ReceivedMessage, expires: number, handler: RequestHandler): Promise<void> {
     let body: JsonValue;
     try {
       body = responseBody({ result: await handler(msg) });
@@ -351,7 +357,13 @@ export class RelayClient {
       body = responseBody({ error });
     }
     try {
-      await this.send(msg.from, 'response', body, { replyTo: msg.id });
+      const response = this.seal(msg.from, 'response', body, { replyTo: msg.id });
+      this.#responses.put(
+        ResponseCache.key(msg.from, msg.id),
+        response,
+        Math.min(expires, response.expires),
+      );
+      await this.sendEnvelope(response);
     } catch (err) {
       this.#log.log('warn', 'response not sent', {
         to: msg.from,
@@ -361,17 +373,18 @@ export class RelayClient {
     }
   }
 
-  /** Closes the connection; pending sends and requests fail with RELAY_CLIENT_CLOSED. */
+  /** Closes the connections; pending sends and requests fail with RELAY_CLIENT_CLOSED. */
   async close(): Promise<void> {
-    if (this.#closed) return this.#loop;
+    if (this.#closed) return this.#closing;
     this.#closed = true;
-    this.#abort.abort();
     const err = new VdcError('RELAY_CLIENT_CLOSED', 'this relay client was closed');
     this.#sends.failAll(err);
     this.#requests.failAll(err);
-    this.#link?.close();
-    await this.#loop;
-    await this.#receiver.close();
+    this.#closing = (async () => {
+      await this.#relays.close();
+      await this.#receiver.close();
+    })();
+    return this.#closing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

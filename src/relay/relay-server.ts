@@ -6,6 +6,13 @@ import { asVdcError, VdcError } from '../core/errors.ts';
 import { jsonLogger, type Logger } from '../core/log.ts';
 import type { Identity } from '../identity/index.ts';
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_LIFETIME_MS } from './envelope-receiver.ts';
+import {
+  addressGroup,
+  DEFAULT_PREAUTH_LIMITS,
+  PreauthGuard,
+  type PreauthLimits,
+} from './preauth-guard.ts';
+import { DEFAULT_RATE_LIMITS, type RateLimits, rateLimitsProblem } from './rate-limiter.ts';
 import { errorFrame, MAX_FRAME_BYTES, parseClientFrame } from './relay-frames.ts';
 import { RelayPeers } from './relay-peers.ts';
 import { DEFAULT_QUEUE_LIMITS, type QueueLimits, RelayQueue } from './relay-queue.ts';
@@ -20,7 +27,7 @@ import type { TwinDirectory } from './twin-directory.ts';
  * that no client can make it hold more than its configuration allows.
  */
 
-export interface RelayLimits extends QueueLimits {
+export interface RelayLimits extends QueueLimits, RateLimits, PreauthLimits {
   maxFrameBytes: number;
   maxConnections: number;
   authTimeoutMs: number;
@@ -33,6 +40,8 @@ export interface RelayLimits extends QueueLimits {
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   ...DEFAULT_QUEUE_LIMITS,
+  ...DEFAULT_RATE_LIMITS,
+  ...DEFAULT_PREAUTH_LIMITS,
   maxFrameBytes: MAX_FRAME_BYTES,
   maxConnections: 10_000,
   authTimeoutMs: 10_000,
@@ -58,6 +67,14 @@ export interface RelayServerOptions {
 
 export interface RelayStats extends RouterStats {
   connections: number;
+  /** Connections not logged in yet. */
+  unauthenticated: number;
+  /** Frames refused with RELAY_RATE_LIMITED. */
+  rateLimited: number;
+  /** Connections closed with RELAY_RATE_LIMIT_EXCEEDED. */
+  rateClosed: number;
+  /** Upgrades answered 429: too many connections not logged in (from that address). */
+  preauthRefused: number;
   twins: number;
   queue: { twins: number; envelopes: number; bytes: number };
 }
@@ -65,6 +82,8 @@ export interface RelayStats extends RouterStats {
 export interface RelayServer {
   readonly url: string;
   readonly port: number;
+  /** The limits in force: the defaults with the options' changes. */
+  readonly limits: Readonly<RelayLimits>;
   stats(): RelayStats;
   connectedTwins(): number[];
   close(): Promise<void>;
@@ -75,12 +94,26 @@ function urlOf(host: string, port: number): string {
   return `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The id a `send` frame names, for refusals made before the envelope is looked at. */
+function frameEnvelopeId(data: Buffer, isBinary: boolean): string | null {
+  try {
+    const frame = parseClientFrame(data, isBinary);
+    const raw = frame.type === 'send' ? (frame.envelope as { id?: unknown } | null) : null;
+    return typeof raw?.id === 'string' && raw.id.length <= 64 ? raw.id : null;
+  } catch {
+    return null; // not a frame: the refusal then names no envelope
+  }
+}
+
 /**
  * Starts a relay listening on host:port.
- * @throws VdcError RELAY_LISTEN_INVALID when it cannot listen there
+ * @throws VdcError RELAY_LISTEN_INVALID when it cannot listen there, or when `limits` do
+ * not hold together
  */
 export async function startRelayServer(opts: RelayServerOptions): Promise<RelayServer> {
   const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS, ...opts.limits };
+  const problem = rateLimitsProblem(limits, limits.maxFrameBytes);
+  if (problem) throw new VdcError('RELAY_LISTEN_INVALID', `relay limits: ${problem}`);
   const clock = opts.clock ?? systemClock;
   const log = opts.logger ?? jsonLogger(undefined, { program: 'relay' }, 'warn');
   const http = createServer((_req, res) => {
@@ -109,12 +142,61 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     ownUrl,
   });
   const sessions = new Set<RelaySession>();
+  const preauth = new PreauthGuard(limits);
+  const counters = { rateLimited: 0, rateClosed: 0 };
+  const describeRate = (f: number): string =>
+    `${f * limits.rateMessagesPerSecond} envelopes and ${f * limits.rateBytesPerSecond} bytes a second, in bursts of ${f * limits.rateBurstMessages}`;
+
+  /** Applies the connection's rate limits to one frame; false when the frame is not to be handled. */
+  const admitted = (session: RelaySession, data: Buffer, isBinary: boolean): boolean => {
+    const verdict = session.rate?.check(data.length) ?? 'admit';
+    if (verdict === 'admit') return true;
+    if (verdict === 'close') {
+      counters.rateClosed++;
+      log.log('warn', 'connection closed: it kept sending past its rate limit', {
+        session: session.label(),
+        refused: session.rate?.refused ?? 0,
+      });
+      session.refuse(
+        new VdcError(
+          'RELAY_RATE_LIMIT_EXCEEDED',
+          `${session.label()} kept sending at more than ${limits.rateHardFactor} times its rate limit after being refused: connection closed; reconnect and send more slowly`,
+        ),
+      );
+      return false;
+    }
+    counters.rateLimited++;
+    session.send(
+      errorFrame(
+        new VdcError(
+          'RELAY_RATE_LIMITED',
+          `${session.label()} sends faster than this relay allows (${describeRate(session.rateFactor)}): this envelope was not taken; slow down and send it again`,
+        ),
+        frameEnvelopeId(data, isBinary),
+      ),
+    );
+    return false;
+  };
 
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (sessions.size >= limits.maxConnections) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    const group = addressGroup(req.socket.remoteAddress);
+    if (!preauth.enter(group)) {
+      log.log('info', 'upgrade refused: too many connections not logged in', { from: group });
+      socket.end('HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    // Counted until it logs in or its socket closes, whichever comes first (also when the
+    // upgrade itself fails and no session is ever made).
+    let counted = true;
+    const release = (): void => {
+      if (counted) preauth.leave(group);
+      counted = false;
+    };
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new RelaySession(
         ws,
@@ -132,6 +214,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       }, limits.authTimeoutMs);
       ws.on('message', (data, isBinary) => {
         if (session.state === 'closed') return;
+        if (session.state === 'ready' && !admitted(session, data as Buffer, isBinary)) return;
         let frame: ReturnType<typeof parseClientFrame>;
         try {
           frame = parseClientFrame(data as Buffer, isBinary);
@@ -155,6 +238,8 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
           try {
             router.login(session, frame);
             clearTimeout(authTimer);
+            release();
+            session.limitRate(limits, clock);
           } catch (err) {
             log.log('info', 'login refused', {
               remote: session.remote,
@@ -224,9 +309,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   return {
     url,
     port,
+    limits,
     stats: () => ({
       ...router.stats,
       connections: sessions.size,
+      unauthenticated: preauth.total,
+      ...counters,
+      preauthRefused: preauth.refused,
       twins: router.connectedTwins().length,
       queue: queue.stats(),
     }),

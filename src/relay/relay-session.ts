@@ -1,5 +1,7 @@
 import type { WebSocket } from 'ws';
+import type { Clock } from '../core/clock.ts';
 import type { VdcError } from '../core/errors.ts';
+import { ConnectionRate, type RateLimits } from './rate-limiter.ts';
 import { newChallenge } from './relay-auth.ts';
 import {
   type ChallengeFrame,
@@ -27,6 +29,10 @@ export class RelaySession {
   signingKey: Buffer = Buffer.alloc(0);
   /** The peer relay's public URL, for role `relay`. */
   peerUrl: string | null = null;
+  /** Set at login: the bounds on what this connection may send. */
+  rate: ConnectionRate | undefined;
+  /** How many times a twin's rate bounds this connection gets (peer relays get more). */
+  rateFactor = 1;
   readonly #maxBuffered: number;
 
   constructor(
@@ -40,6 +46,12 @@ export class RelaySession {
     this.remote = remote;
     this.challenge = newChallenge(relayUrl, ledger);
     this.#maxBuffered = maxBuffered;
+  }
+
+  /** Starts counting what the connection sends, by its role (call after login). */
+  limitRate(limits: RateLimits, clock: Clock): void {
+    this.rateFactor = this.role === 'relay' ? limits.ratePeerFactor : 1;
+    this.rate = new ConnectionRate(limits, clock, this.rateFactor);
   }
 
   /** Whether the twin reads fast enough to be handed more; otherwise its envelopes wait in the queue. */

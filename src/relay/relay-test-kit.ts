@@ -30,7 +30,7 @@ export interface TestTwin {
 export function addTwin(
   directory: FakeTwinDirectory,
   id: number,
-  relays: string[] = [],
+  relays: readonly string[] = [],
   name = `twin-${id}`,
 ): TestTwin {
   const identity = Identity.fromSeed(createHash('sha512').update(name).digest());
@@ -70,7 +70,23 @@ export async function startTestRelay(
   return relay;
 }
 
-/** A logged-in client for `twin`, closed after the test. */
+/**
+ * A relay with a twin of its own (keys from `relay-ID`, its URL listed first), so that it
+ * can federate; `port` restarts it where it was.
+ */
+export async function startRelayWithTwin(
+  t: Cleanup,
+  directory: FakeTwinDirectory,
+  twinId: number,
+  opts: Partial<RelayServerOptions> = {},
+): Promise<RelayServer> {
+  const self = addTwin(directory, twinId, directory.twin(twinId)?.relays ?? [], `relay-${twinId}`);
+  const relay = await startTestRelay(t, directory, { identity: self.identity, ...opts });
+  addTwin(directory, twinId, [relay.url], `relay-${twinId}`); // now that its URL is known
+  return relay;
+}
+
+/** A client for `twin` logged in to all its relays, closed after the test (`url` '': relays from `opts`). */
 export async function connectTwin(
   t: Cleanup,
   url: string,
@@ -79,7 +95,7 @@ export async function connectTwin(
   opts: Partial<RelayClientOptions> = {},
 ): Promise<RelayClient> {
   const client = new RelayClient({
-    url,
+    ...(url === '' ? {} : { url }),
     identity: twin.identity,
     twin: twin.id,
     directory,
@@ -89,7 +105,7 @@ export async function connectTwin(
     ...opts,
   });
   t.after(() => client.close());
-  await client.ready(5000);
+  await client.ready(5000, { all: true });
   return client;
 }
 

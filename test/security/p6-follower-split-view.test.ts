@@ -8,7 +8,6 @@
  * Identities are real: the node is enrolled through its farmer's signed grant.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { toHex } from '../../src/core/hex.ts';

@@ -32,6 +32,12 @@ export const NODE_CODES = {
   DEPLOYMENT_NOT_FOUND: 'not-found',
   WORKLOAD_KIND_UNAVAILABLE: 'unavailable',
   NODE_STATE_CORRUPT: 'invalid',
+  WORKLOAD_CAPACITY_EXCEEDED: 'conflict',
+  // the container runtime
+  CONTAINER_RUNTIME_UNAVAILABLE: 'unavailable',
+  CONTAINER_START_FAILED: 'unavailable',
+  CONTAINER_STOP_FAILED: 'unavailable',
+  CONTAINER_SECRET_INVALID: 'invalid',
   // the agent's start
   NODE_GRANT_REQUIRED: 'usage',
   NODE_GRANT_INVALID: 'invalid',

@@ -26,6 +26,8 @@ export const RELAY_CODES = {
   RELAY_SENDER_MISMATCH: 'forbidden',
   RELAY_RECIPIENT_NOT_HERE: 'not-found',
   RELAY_QUEUE_FULL: 'unavailable',
+  RELAY_RATE_LIMITED: 'unavailable',
+  RELAY_RATE_LIMIT_EXCEEDED: 'forbidden',
   RELAY_PEER_UNREACHABLE: 'unavailable',
   RELAY_SESSION_REPLACED: 'conflict',
   RELAY_SHUTTING_DOWN: 'unavailable',
@@ -36,5 +38,6 @@ export const RELAY_CODES = {
   RELAY_SEND_QUEUE_FULL: 'unavailable',
   RELAY_REQUEST_TIMEOUT: 'unavailable',
   RELAY_CLIENT_CLOSED: 'unavailable',
+  RELAY_CLIENT_NO_RELAYS: 'usage',
   RELAY_REMOTE_ERROR: 'internal',
 } as const satisfies Record<string, ErrorKind>;
