@@ -18,7 +18,7 @@ import type {
   WorkloadState,
   WorkloadStatus,
 } from './deployment-store.ts';
-import { KIND_RUNTIMES, type WorkloadKind } from './workload-kinds.ts';
+import { inDependencyOrder, KIND_RUNTIMES, type WorkloadKind } from './workload-kinds.ts';
 
 /*
  * The deployment engine: checks (deployment-checks.ts), applies and stores deployments,
@@ -184,7 +184,7 @@ export class DeploymentEngine {
     }
     const applied: Workload[] = [];
     try {
-      for (const w of doc.workloads) {
+      for (const w of inDependencyOrder(doc.workloads)) {
         await runtimes[w.kind as WorkloadKind]!.apply(contract, w, { twin: doc.twin });
         applied.push(w);
       }
@@ -243,7 +243,7 @@ export class DeploymentEngine {
   async #remove(contract: number, why: string): Promise<void> {
     const record = this.#o.store.get(contract);
     if (!record) return;
-    for (const w of [...record.deployment.workloads].reverse())
+    for (const w of inDependencyOrder(record.deployment.workloads).reverse())
       await this.#o.runtimes?.[w.kind as WorkloadKind]?.remove(contract, w.name);
     this.#o.store.remove(contract);
     this.#o.logger.log('info', 'deployment removed', { contract, why });
@@ -383,7 +383,7 @@ export class DeploymentEngine {
   async #resumeAll(): Promise<void> {
     for (const r of this.#o.store.all()) {
       const workloads: WorkloadStatus[] = [];
-      for (const w of r.deployment.workloads) {
+      for (const w of inDependencyOrder(r.deployment.workloads)) {
         const runtime = this.#o.runtimes?.[w.kind as WorkloadKind];
         try {
           if (!runtime) fail('WORKLOAD_KIND_UNAVAILABLE', `no runtime for ${w.kind} on this node`);
@@ -400,13 +400,15 @@ export class DeploymentEngine {
           workloads.push({ name: w.name, kind: w.kind, state: 'failed', message });
         }
       }
+      const at = new Map(r.deployment.workloads.map((w, i) => [w.name, i]));
+      workloads.sort((a, b) => at.get(a.name)! - at.get(b.name)!);
       this.#o.store.put({ ...r, workloads });
     }
   }
 
   async #stopAll(): Promise<void> {
     for (const r of this.#o.store.all())
-      for (const w of [...r.deployment.workloads].reverse())
+      for (const w of inDependencyOrder(r.deployment.workloads).reverse())
         await this.#o.runtimes?.[w.kind as WorkloadKind]
           ?.stop?.(r.contract, w.name)
           .catch((err: unknown) =>

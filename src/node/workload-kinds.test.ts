@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { VdcError } from '../core/errors.ts';
-import { checkWorkloadSpec, isWorkloadKind, WORKLOAD_KINDS } from './workload-kinds.ts';
+import {
+  checkWorkloadSpec,
+  inDependencyOrder,
+  isWorkloadKind,
+  WORKLOAD_KINDS,
+} from './workload-kinds.ts';
 
 type Spec = Record<string, never>;
 const valid: Record<string, Record<string, unknown>> = {
@@ -66,5 +71,19 @@ describe('workload kinds', () => {
           message.test(err.message),
         `${kind} ${JSON.stringify(spec)}`,
       );
+  });
+});
+
+describe('dependency order', () => {
+  test('networks first, then zdb, containers, gateways; document order within a kind', () => {
+    const w = (name: string, kind: string) => ({ name, kind });
+    const order = inDependencyOrder([
+      w('gw', 'gateway'),
+      w('web', 'container'),
+      w('net', 'network'),
+      w('db', 'zdb'),
+      w('api', 'container'),
+    ]).map((x) => x.name);
+    assert.deepEqual(order, ['net', 'db', 'web', 'api', 'gw']);
   });
 });

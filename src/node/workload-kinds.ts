@@ -153,3 +153,18 @@ export const KIND_RUNTIMES: Record<WorkloadKind, string> = {
 export function checkWorkloadSpec(w: Workload & { kind: WorkloadKind }): void {
   SCHEMAS[w.kind](w.spec, `workload ${w.name} (${w.kind}).spec`);
 }
+
+/**
+ * What a kind needs running before it: a container joins the overlay its `networks` name,
+ * a zdb is reachable on its network, a gateway tunnels to a container's port.
+ */
+const KIND_ORDER: Record<WorkloadKind, number> = { network: 0, zdb: 1, container: 2, gateway: 3 };
+
+/** The workloads in the order they apply (removal is the reverse); document order within a kind. */
+export function inDependencyOrder<W extends { kind: string }>(workloads: readonly W[]): W[] {
+  const rank = (w: W) => KIND_ORDER[w.kind as WorkloadKind] ?? WORKLOAD_KINDS.length;
+  return workloads
+    .map((w, i) => ({ w, i }))
+    .sort((a, b) => rank(a.w) - rank(b.w) || a.i - b.i)
+    .map((x) => x.w);
+}
