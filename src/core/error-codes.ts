@@ -1,5 +1,6 @@
 import { CORE_CODES } from './error-codes/core.ts';
 import { DEPLOY_CODES } from './error-codes/deploy.ts';
+import { GATEWAY_CODES } from './error-codes/gateway.ts';
 import { GRID_CODES } from './error-codes/grid.ts';
 import { IDENTITY_CODES } from './error-codes/identity.ts';
 import { IMAGE_CODES } from './error-codes/image.ts';
@@ -36,6 +37,7 @@ export const ERROR_CODES = {
   ...RELAY_CODES,
   ...ZDB_CODES,
   ...ZSTOR_CODES,
+  ...GATEWAY_CODES,
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

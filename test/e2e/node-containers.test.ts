@@ -9,77 +9,21 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { JsonValue } from '../../src/core/canonical-json.ts';
+import { listeningTcp, startNetnsGrid } from '../../src/grid/index.ts';
 import {
-  type GridNode,
-  type GridTwin,
-  listeningTcp,
-  startNetnsGrid,
-} from '../../src/grid/index.ts';
-import { deploymentHash, newSalt, signDeployment, type Workload } from '../../src/node/index.ts';
-import { buildBusyboxImage } from '../support/busybox-image.ts';
+  crunState,
+  deployDirect,
+  diagnostics,
+  serveBusyboxImage,
+  waitUntil,
+} from '../support/container-grid.ts';
 import { requireCommand, requireRoot } from '../support/requirements.ts';
 import { runVdc } from '../support/run-vdc.ts';
 
 const FENCE_AFTER_S = 6;
-
-async function waitFor<V>(
-  what: string,
-  probe: () => Promise<V | undefined | false> | V | undefined | false,
-  ms = 60_000,
-): Promise<V> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** crun's view of a container of `node`, from the host: its status and init pid, or absent. */
-function crunState(node: GridNode, id: string): { status: string; pid: number } | undefined {
-  const r = spawnSync('crun', ['--root', join(node.dataDir, 'crun'), 'state', id], {
-    encoding: 'utf8',
-  });
-  return r.status === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : undefined;
-}
-
-type View = {
-  state: string;
-  workloads: { name: string; state: string; message: string; logs?: string }[];
-};
-
-async function diagnostics(node: GridNode, twin: GridTwin, contract: number): Promise<View> {
-  const d = (await node.request(twin, 'node.diagnostics', { contract, tail: 8192 }, 20_000)) as {
-    deployments: View[];
-  };
-  return d.deployments[0]!;
-}
-
-/** Deploys straight through the user's relay client (no CLI), for a workload that must fail after starting. */
-async function deployDirect(node: GridNode, twin: GridTwin, ledger: string, workloads: Workload[]) {
-  const unsigned = { version: 1, twin: twin.id, salt: newSalt(), workloads };
-  const receipt = await twin.client.submit(twin.identity, 'contract.create', {
-    node: node.id,
-    deploymentHash: deploymentHash(unsigned),
-    deployment: Buffer.from('owner copy kept elsewhere in this test').toString('base64'),
-    expiresAt: Date.now() + 3_600_000,
-    networks: [],
-  });
-  const contract = receipt.created['contracts']!;
-  const deployment = signDeployment(twin.identity, unsigned, { ledger, node: node.id, contract });
-  await node.request(
-    twin,
-    'deployment.deploy',
-    { deployment: deployment as unknown as JsonValue },
-    60_000,
-  );
-  return contract;
-}
 
 describe('container workloads on the namespace grid', () => {
   test('deploy, run, OOM, list, survive a restart, fence, remove on cancel', async (t) => {
@@ -93,14 +37,7 @@ describe('container workloads on the namespace grid', () => {
     const node = grid.nodes[0]!;
 
     // The image, served over HTTP from a namespace of its own.
-    const www = join(grid.dir, 'www');
-    mkdirSync(www, { recursive: true });
-    const image = buildBusyboxImage(grid.dir);
-    renameSync(image.path, join(www, 'busybox.tar.gz'));
-    const web = grid.addNamespace('images');
-    grid.spawn(web, 'httpd', 'busybox', ['httpd', '-f', '-p', `${web.address}:8080`, '-h', www]);
-    const url = `http://${web.address}:8080/busybox.tar.gz`;
-    await waitFor('the image server', async () => (await fetch(url).catch(() => undefined))?.ok);
+    const { url, sha256 } = await serveBusyboxImage(grid);
 
     // `vdc deploy` with a plaintext secret the CLI seals to the node.
     const file = join(grid.dir, 'hello.json');
@@ -113,7 +50,7 @@ describe('container workloads on the namespace grid', () => {
             name: 'hello',
             kind: 'container',
             spec: {
-              image: { url, sha256: image.sha256 },
+              image: { url, sha256 },
               resources: { cpu: 250, memory: 64 * 2 ** 20 },
               entrypoint: ['/bin/sh', '-c', script],
               env: { WHO: 'vdc' },
@@ -130,7 +67,7 @@ describe('container workloads on the namespace grid', () => {
     const hello = (JSON.parse(deployed.stdout) as { contract: number }).contract;
     const helloId = `c${hello}-hello`;
     assert.equal(crunState(node, helloId)?.status, 'running');
-    const view = await waitFor('the greeting in the logs', async () => {
+    const view = await waitUntil('the greeting in the logs', async () => {
       const v = await diagnostics(node, grid.user, hello);
       return v.workloads[0]?.logs?.includes('hello from vdc') ? v : undefined;
     });
@@ -138,12 +75,12 @@ describe('container workloads on the namespace grid', () => {
     assert.equal(view.workloads[0]!.state, 'ok');
 
     // A container allocating past its limit is OOM-killed, and the owner sees it.
-    const hog = await deployDirect(node, grid.user, grid.farmer.client.follower.ledger, [
+    const hog = await deployDirect(node, grid.user, [
       {
         name: 'hog',
         kind: 'container',
         spec: {
-          image: { url, sha256: image.sha256 },
+          image: { url, sha256 },
           resources: { cpu: 250, memory: 16 * 2 ** 20 },
           entrypoint: [
             '/bin/sh',
@@ -153,7 +90,7 @@ describe('container workloads on the namespace grid', () => {
         },
       },
     ]);
-    const killed = await waitFor('the hog reported OOM-killed', async () => {
+    const killed = await waitUntil('the hog reported OOM-killed', async () => {
       const w = (await diagnostics(node, grid.user, hog)).workloads[0]!;
       return w.state === 'oom-killed' ? w : undefined;
     });
@@ -178,11 +115,11 @@ describe('container workloads on the namespace grid', () => {
     // kill -9 of the agent: the container runs on, and the restarted agent adopts it.
     const pid = crunState(node, helloId)!.pid;
     node.kill();
-    await waitFor('the agent gone', () => !node.running);
+    await waitUntil('the agent gone', () => !node.running);
     assert.equal(crunState(node, helloId)?.pid, pid);
     await node.start();
     assert.equal(crunState(node, helloId)?.pid, pid, 'the same container, not a new one');
-    await waitFor(
+    await waitUntil(
       'hello ok after the restart',
       async () => (await diagnostics(node, grid.user, hello)).workloads[0]?.state === 'ok',
     );
@@ -202,7 +139,7 @@ describe('container workloads on the namespace grid', () => {
           `${grid.core.address}/32`,
         ]);
     });
-    await waitFor(
+    await waitUntil(
       'the container stopped by the fence',
       () => crunState(node, helloId) === undefined,
       (FENCE_AFTER_S + 30) * 1000,
@@ -220,12 +157,12 @@ describe('container workloads on the namespace grid', () => {
       `${grid.core.address}/32`,
     ]);
     restored = true;
-    await waitFor(
+    await waitUntil(
       'the container started again',
       () => crunState(node, helloId)?.status === 'running',
       60_000,
     );
-    await waitFor(
+    await waitUntil(
       'the deployment unfenced',
       async () =>
         (await diagnostics(node, grid.user, hello).catch(() => undefined))?.state === 'ok',
@@ -239,7 +176,7 @@ describe('container workloads on the namespace grid', () => {
       contract: hello,
       reason: 'user',
     });
-    await waitFor(
+    await waitUntil(
       'the container removed',
       () =>
         crunState(node, helloId) === undefined &&

@@ -1,0 +1,507 @@
+/*
+ * The node agent on the namespace grid (docs/grid.md), as root, in one run:
+ *   1. relay round trip and throughput between twins through the grid's relay (twins in the
+ *      host namespace, relay in the core one): the user asking the node for `node.stats`
+ *      (the node's handling included), and a bare twin-to-twin echo;
+ *   2. time from `vdc deploy` to the container running, image cached on the node (target
+ *      under 1 s): the whole CLI, and the same deployment sent in-process, split into the
+ *      ledger's part (contract.create until proven) and the node's (deployment.deploy);
+ *   3. the agent's memory (VmRSS) idle and with 50 containers, the containers' own memory,
+ *      and the time to deploy the 50.
+ * Everything is real: ledger, relay and node are `bin/vdc` processes in their own network
+ * namespaces; containers are crun with cgroup limits. Writes bench/results/node.json.
+ *
+ *   node bench/node.ts [--requests N] [--messages N] [--deploys N] [--deployments N] [--per N]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { JsonValue } from '../src/core/canonical-json.ts';
+import { type GridNode, type GridTwin, type NetnsGrid, startNetnsGrid } from '../src/grid/index.ts';
+import { openKeystore } from '../src/identity/index.ts';
+import { deploymentHash, newSalt, signDeployment, type Workload } from '../src/node/index.ts';
+import { buildBusyboxImage } from '../test/support/busybox-image.ts';
+import { runVdc } from '../test/support/run-vdc.ts';
+import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '1000' },
+    messages: { type: 'string', default: '4000' },
+    deploys: { type: 'string', default: '10' },
+    deployments: { type: 'string', default: '5' },
+    per: { type: 'string', default: '10' },
+  },
+});
+const REQUESTS = Number(values.requests);
+const MESSAGES = Number(values.messages);
+const DEPLOYS = Number(values.deploys);
+const DEPLOYMENTS = Number(values.deployments);
+const PER = Number(values.per);
+const WINDOW = 64;
+const CONTAINER_MEMORY = 16 * 2 ** 20;
+const TARGET_MS = 1000;
+const MiB = 2 ** 20;
+
+const missing = ['ip', 'crun', 'busybox', 'nsenter'].filter(
+  (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0,
+);
+if (process.getuid?.() !== 0 || missing.length > 0) {
+  console.error(
+    process.getuid?.() !== 0
+      ? 'bench/node.ts needs root: it makes network namespaces, a bridge and crun containers (run it as root)'
+      : `bench/node.ts needs ${missing.join(', ')} on PATH (scripts/setup installs them)`,
+  );
+  process.exit(2);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+function latencyRow(name: string, samples: number[]): BenchRow {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    test: name,
+    count: samples.length,
+    'p50 ms': percentile(sorted, 50),
+    'p99 ms': percentile(sorted, 99),
+    'max ms': sorted.at(-1) ?? 0,
+  };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const v = await fn();
+  return [v, performance.now() - t0];
+}
+
+async function withWindow(total: number, one: () => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next++ < total) await one();
+  };
+  await Promise.all(Array.from({ length: Math.min(WINDOW, total) }, worker));
+  return (performance.now() - t0) / 1000;
+}
+
+/** The first request can race a directory that has not yet seen a new twin: retry briefly. */
+async function firstAnswer(fn: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** kB fields of /proc/PID/status (VmRSS, VmHWM, …) in MiB. */
+function procMemory(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/** CPU the process used over `ms`, in % of one core (utime+stime from /proc/PID/stat). */
+async function cpuPercent(pid: number, ms: number): Promise<number> {
+  const ticks = () => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  };
+  const before = ticks();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((ticks() - before) / 100 / (ms / 1000)) * 100; // USER_HZ is 100 on Linux
+}
+
+function crunRoot(node: GridNode): string {
+  return join(node.dataDir, 'crun');
+}
+
+function crunList(node: GridNode): { id: string; pid: number; status: string }[] {
+  const r = spawnSync('crun', ['--root', crunRoot(node), 'list', '--format', 'json'], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 && r.stdout.trim() !== '' ? JSON.parse(r.stdout) : [];
+}
+
+/**
+ * A container's memory as its cgroup counts it (v1 memory.usage_in_bytes, v2
+ * memory.current: includes its page cache and kernel memory) and as the RSS of its
+ * processes, found through the cgroup of its init.
+ */
+function containerMemory(pid: number): { cgroup: number; rss: number } {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes('memory'));
+  const path = (v1 ?? lines.find((l) => l.startsWith('0::')) ?? '').split(':').slice(2).join(':');
+  const dir = v1 ? `/sys/fs/cgroup/memory${path}` : `/sys/fs/cgroup${path}`;
+  const cgroup = Number(
+    readFileSync(join(dir, v1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8'),
+  );
+  let rss = 0;
+  for (const p of readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim().split('\n')) {
+    try {
+      if (p) rss += procMemory(Number(p)).rss * MiB;
+    } catch {
+      // a `sleep` that ended between the two reads
+    }
+  }
+  return { cgroup, rss };
+}
+
+function sleeper(url: string, sha256: string, name: string): Workload {
+  return {
+    name,
+    kind: 'container',
+    spec: {
+      image: { url, sha256 },
+      resources: { cpu: 100, memory: CONTAINER_MEMORY },
+      entrypoint: ['/bin/sh', '-c', 'while true; do sleep 1; done'],
+    },
+  };
+}
+
+type View = { contract: number; workloads: { name: string; state: string }[] };
+
+/** The in-process deployment, split into the ledger's part and the node's part (ms). */
+async function deployDirect(
+  grid: NetnsGrid,
+  node: GridNode,
+  twin: GridTwin,
+  workloads: Workload[],
+): Promise<{ contract: number; ledgerMs: number; nodeMs: number; okMs: number }> {
+  const t0 = performance.now();
+  const unsigned = { version: 1, twin: twin.id, salt: newSalt(), workloads };
+  const receipt = await twin.client.submit(twin.identity, 'contract.create', {
+    node: node.id,
+    deploymentHash: deploymentHash(unsigned),
+    deployment: Buffer.from('owner copy: not needed by the bench').toString('base64'),
+    expiresAt: Date.now() + 3_600_000,
+    networks: [],
+  });
+  const contract = receipt.created['contracts']!;
+  const t1 = performance.now();
+  const signed = signDeployment(twin.identity, unsigned, {
+    ledger: grid.farmer.client.follower.ledger,
+    node: node.id,
+    contract,
+  });
+  const view = (await node.request(
+    twin,
+    'deployment.deploy',
+    { deployment: signed as unknown as JsonValue },
+    120_000,
+  )) as View;
+  const t2 = performance.now();
+  // The node answers once every workload is applied: ok, or the deployment was refused.
+  const bad = view.workloads.find((w) => w.state !== 'ok');
+  if (bad) throw new Error(`contract ${contract}: workload ${bad.name} is ${bad.state}`);
+  return { contract, ledgerMs: t1 - t0, nodeMs: t2 - t1, okMs: t2 - t0 };
+}
+
+function summary(samples: number[]): { p50: number; max: number; min: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), max: sorted.at(-1) ?? 0, min: sorted[0] ?? 0 };
+}
+
+const loads: Record<string, number[]> = {};
+function noteLoad(when: string): void {
+  loads[when] = loadavg().map((l) => Number(l.toFixed(2)));
+  console.log(`load average ${when}: ${loads[when]!.join(' ')}`);
+}
+
+async function main(): Promise<void> {
+  noteLoad('before');
+  const t0 = performance.now();
+  const grid = await startNetnsGrid({
+    nodes: 1,
+    // The bench measures the relay, not its per-connection rate limit (docs/relay.md).
+    relayArgs: ['--rate-messages', '1000000', '--rate-burst-messages', '1000000'],
+  });
+  const stopOnSignal = () => void grid.teardown().finally(() => process.exit(130));
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    await run(grid, performance.now() - t0);
+  } finally {
+    await grid.teardown();
+  }
+}
+
+async function run(grid: NetnsGrid, gridStartMs: number): Promise<void> {
+  const node = grid.nodes[0]!;
+  const pid = node.pid!;
+  const comm = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ');
+  console.log(
+    `grid ${grid.run.id} up in ${(gridStartMs / 1000).toFixed(1)} s; node agent pid ${pid} (${comm})`,
+  );
+
+  // 3a. The agent idle, fresh: registered, reporting, nothing deployed.
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleFresh = procMemory(pid);
+  const idleFreshCpu = await cpuPercent(pid, 3000);
+
+  // 1. Relay round trips and throughput.
+  const user = grid.user;
+  const [echoA, echoB] = await Promise.all([grid.newTwin('echo-a'), grid.newTwin('echo-b')]);
+  echoB.relay.handle((m) => m.body);
+  const body = 'x'.repeat(256);
+  await Promise.all([
+    user.relay.ready(10_000),
+    echoA.relay.ready(10_000),
+    echoB.relay.ready(10_000),
+  ]);
+  await firstAnswer(() => node.request(user, 'node.stats'));
+  await firstAnswer(() => echoA.relay.request(echoB.id, body));
+  for (let i = 0; i < 200; i++) {
+    await node.request(user, 'node.stats');
+    await echoA.relay.request(echoB.id, body);
+  }
+  const statsRtt: number[] = [];
+  const echoRtt: number[] = [];
+  for (let i = 0; i < REQUESTS; i++) {
+    statsRtt.push((await timed(() => node.request(user, 'node.stats')))[1]);
+    echoRtt.push((await timed(() => echoA.relay.request(echoB.id, body)))[1]);
+  }
+  const statsSeconds = await withWindow(MESSAGES / 2, () =>
+    node.request(user, 'node.stats', undefined, 60_000),
+  );
+  const echoSeconds = await withWindow(MESSAGES, () =>
+    echoA.relay.request(echoB.id, body, { timeoutMs: 60_000 }),
+  );
+  let received = 0;
+  let allIn: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    allIn = resolve;
+  });
+  echoB.relay.onMessage(() => {
+    if (++received === MESSAGES) allIn();
+  });
+  const oneWayStart = performance.now();
+  await withWindow(MESSAGES, () => echoA.relay.send(echoB.id, 'note', body, { timeoutMs: 60_000 }));
+  await done;
+  const oneWaySeconds = (performance.now() - oneWayStart) / 1000;
+  noteLoad('after the relay runs');
+  const latency = [
+    latencyRow('user → node.stats → user (node handling included)', statsRtt),
+    latencyRow('twin → twin echo (256 B)', echoRtt),
+  ];
+  const throughput: BenchRow[] = [
+    {
+      test: `node.stats requests, ${WINDOW} in flight`,
+      count: MESSAGES / 2,
+      seconds: statsSeconds,
+      'msg/s': Math.round(MESSAGES / 2 / statsSeconds),
+    },
+    {
+      test: `twin echo requests, ${WINDOW} in flight`,
+      count: MESSAGES,
+      seconds: echoSeconds,
+      'msg/s': Math.round(MESSAGES / echoSeconds),
+    },
+    {
+      test: `twin one-way messages, ${WINDOW} in flight`,
+      count: MESSAGES,
+      seconds: oneWaySeconds,
+      'msg/s': Math.round(MESSAGES / oneWaySeconds),
+    },
+  ];
+  printTable('Relay round trip through the grid relay (host ns ↔ core ns ↔ node ns)', latency);
+  printTable('Relay throughput through the grid relay', throughput);
+  await echoA.closeRelay();
+  await echoB.closeRelay();
+
+  // 2. vdc deploy to running, image cached.
+  const www = join(grid.dir, 'www');
+  mkdirSync(www, { recursive: true });
+  const image = buildBusyboxImage(grid.dir);
+  renameSync(image.path, join(www, 'busybox.tar.gz'));
+  const web = grid.addNamespace('images');
+  grid.spawn(web, 'httpd', 'busybox', ['httpd', '-f', '-p', `${web.address}:8080`, '-h', www]);
+  const url = `http://${web.address}:8080/busybox.tar.gz`;
+  await firstAnswer(async () => {
+    if (!(await fetch(url)).ok) throw new Error('image server not up');
+  });
+  const file = join(grid.dir, 'sleeper.json');
+  writeFileSync(file, JSON.stringify({ workloads: [sleeper(url, image.sha256, 'app')] }));
+  await user.closeRelay(); // the CLI logs in as the user
+  const cliDeploy = async (): Promise<{ ms: number; contract: number }> => {
+    const [r, ms] = await timed(() =>
+      runVdc(['deploy', '--node', String(node.id), '--json', file], { env: user.env }),
+    );
+    if (r.code !== 0) throw new Error(`vdc deploy failed (${r.code}): ${r.stderr}${r.stdout}`);
+    const contract = (JSON.parse(r.stdout) as { contract: number }).contract;
+    const state = crunList(node).find((c) => c.id === `c${contract}-app`)?.status;
+    if (state !== 'running') throw new Error(`container of contract ${contract} is ${state}`);
+    return { ms, contract };
+  };
+  const first = await cliDeploy(); // fetches and caches the image
+  const cli: number[] = [];
+  const contracts = [first.contract];
+  for (let i = 0; i < DEPLOYS; i++) {
+    const d = await cliDeploy();
+    cli.push(d.ms);
+    contracts.push(d.contract);
+  }
+  // What the CLI spends before it sends anything: starting Node, and scrypt on the keystore.
+  const startup = summary(
+    await Promise.all([0, 1, 2].map(async () => (await timed(() => runVdc(['--version'])))[1])),
+  );
+  const [, unlockMs] = await timed(() =>
+    openKeystore(join(user.home, 'identity.json'), user.passphrase),
+  );
+  const direct = [];
+  for (let i = 0; i < DEPLOYS; i++) {
+    const d = await deployDirect(grid, node, user, [sleeper(url, image.sha256, 'app')]);
+    direct.push(d);
+    contracts.push(d.contract);
+  }
+  const [ten] = await timed(() =>
+    deployDirect(
+      grid,
+      node,
+      user,
+      Array.from({ length: PER }, (_, i) => sleeper(url, image.sha256, `w${i}`)),
+    ),
+  );
+  contracts.push(ten.contract);
+  const cliS = summary(cli);
+  const ledgerS = summary(direct.map((d) => d.ledgerMs));
+  const nodeS = summary(direct.map((d) => d.nodeMs));
+  const okS = summary(direct.map((d) => d.okMs));
+  const deployRows: BenchRow[] = [
+    {
+      part: `vdc deploy, whole command (first, image fetched)`,
+      'p50 ms': first.ms,
+      'max ms': first.ms,
+    },
+    { part: 'vdc deploy, whole command (image cached)', 'p50 ms': cliS.p50, 'max ms': cliS.max },
+    {
+      part: '  of which: vdc process start (vdc --version)',
+      'p50 ms': startup.p50,
+      'max ms': startup.max,
+    },
+    {
+      part: '  of which: keystore unlock (scrypt, in-process)',
+      'p50 ms': unlockMs,
+      'max ms': unlockMs,
+    },
+    {
+      part: 'in-process: contract.create until proven (ledger)',
+      'p50 ms': ledgerS.p50,
+      'max ms': ledgerS.max,
+    },
+    {
+      part: 'in-process: deployment.deploy → response (node)',
+      'p50 ms': nodeS.p50,
+      'max ms': nodeS.max,
+    },
+    { part: 'in-process: total until every workload ok', 'p50 ms': okS.p50, 'max ms': okS.max },
+    {
+      part: `in-process: one deployment of ${PER} containers (node)`,
+      'p50 ms': ten.nodeMs,
+      'max ms': ten.nodeMs,
+    },
+  ];
+  printTable(
+    `Deploy to running, 1 container (busybox, cached image), ${DEPLOYS} runs; target ${TARGET_MS} ms`,
+    deployRows,
+  );
+  noteLoad('after the deploy runs');
+
+  // Back to no containers, then 3b. idle again, warmed up.
+  for (const contract of contracts)
+    await node.request(user, 'deployment.delete', { contract }, 60_000);
+  const leftover = crunList(node).length;
+  if (leftover > 0) throw new Error(`${leftover} container(s) still listed after every delete`);
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleWarm = procMemory(pid);
+
+  // 3c. 50 containers.
+  const manyStart = performance.now();
+  const many = [];
+  for (let d = 0; d < DEPLOYMENTS; d++)
+    many.push(
+      await deployDirect(
+        grid,
+        node,
+        user,
+        Array.from({ length: PER }, (_, i) => sleeper(url, image.sha256, `s${i}`)),
+      ),
+    );
+  const manySeconds = (performance.now() - manyStart) / 1000;
+  const total = DEPLOYMENTS * PER;
+  const running = crunList(node).filter((c) => c.status === 'running');
+  if (running.length !== total)
+    throw new Error(`${running.length} containers running, expected ${total}`);
+  await new Promise((r) => setTimeout(r, 3000));
+  const loaded = procMemory(pid);
+  const loadedCpu = await cpuPercent(pid, 3000);
+  const [, statsWithMany] = await timed(async () => {
+    for (let i = 0; i < 50; i++) await node.request(user, 'node.stats');
+  });
+  const memories = running.map((c) => containerMemory(c.pid));
+  const sumCgroup = memories.reduce((n, m) => n + m.cgroup, 0) / MiB;
+  const sumRss = memories.reduce((n, m) => n + m.rss, 0) / MiB;
+  noteLoad(`with ${total} containers`);
+  const memoryRows: BenchRow[] = [
+    {
+      when: 'idle, fresh (nothing deployed)',
+      'VmRSS MiB': idleFresh.rss,
+      'VmHWM MiB': idleFresh.hwm,
+      'CPU %': idleFreshCpu,
+    },
+    {
+      when: 'idle, after the runs above (0 containers)',
+      'VmRSS MiB': idleWarm.rss,
+      'VmHWM MiB': idleWarm.hwm,
+      'CPU %': '',
+    },
+    {
+      when: `${total} containers running`,
+      'VmRSS MiB': loaded.rss,
+      'VmHWM MiB': loaded.hwm,
+      'CPU %': loadedCpu,
+    },
+  ];
+  printTable(
+    'Node agent process memory (/proc/PID/status) and CPU (% of one core over 3 s)',
+    memoryRows,
+  );
+  const containerRows: BenchRow[] = [
+    {
+      what: `${total} containers (${DEPLOYMENTS} deployments × ${PER}), 16 MiB limit each`,
+      'deploy s': manySeconds,
+      'per container ms': (manySeconds * 1000) / total,
+      'cgroup MiB, sum': sumCgroup,
+      'process RSS MiB, sum': sumRss,
+      'node.stats ms (mean of 50)': statsWithMany / 50,
+    },
+  ];
+  printTable('Containers', containerRows);
+
+  const results = {
+    gridStartSeconds: gridStartMs / 1000,
+    relay: { payloadBytes: 256, latency, throughput },
+    deploy: {
+      targetMs: TARGET_MS,
+      rows: deployRows,
+      cliIncludes:
+        'process start of Node + the CLI, keystore unlock (scrypt), ledger sync, relay login, contract.create until proven in a signed head, sealing and signing, deployment.deploy, and deployment.get polls (every 0.5 s) until ok',
+      cliP50UnderTarget: cliS.p50 < TARGET_MS,
+      nodeP50UnderTarget: nodeS.p50 < TARGET_MS,
+    },
+    agent: { memory: memoryRows, containers: containerRows },
+    loadAverage: loads,
+  };
+  console.log(`\nwrote ${writeResults('node', results)}`);
+}
+
+await main();

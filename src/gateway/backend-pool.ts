@@ -1,0 +1,126 @@
+import { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
+import { fail } from '../core/assert.ts';
+import { VdcError } from '../core/errors.ts';
+import type { TunnelAuthority, TunnelHello } from './tunnel-auth.ts';
+
+/*
+ * The tunnels connected for each name. A request takes the next live tunnel in turn
+ * (round robin); a tunnel whose HTTP/2 session closes, errors or receives GOAWAY is dropped
+ * at once, so no request is sent to a backend known to be gone.
+ */
+
+export interface Backend {
+  id: number;
+  session: ClientHttp2Session;
+  authority: TunnelAuthority;
+  hello: TunnelHello;
+  exporter: Buffer;
+  remote: string;
+}
+
+export class BackendPool {
+  readonly #byName = new Map<string, Backend[]>();
+  readonly #next = new Map<string, number>();
+  #ids = 0;
+
+  add(entry: Omit<Backend, 'id'>, onDrop?: (b: Backend, why: string) => void): Backend {
+    const backend: Backend = { ...entry, id: ++this.#ids };
+    const list = this.#byName.get(backend.authority.name) ?? [];
+    list.push(backend);
+    this.#byName.set(backend.authority.name, list);
+    let dropped = false;
+    const drop = (why: string) => {
+      if (dropped) return;
+      dropped = true;
+      this.#remove(backend);
+      onDrop?.(backend, why);
+    };
+    backend.session.once('close', () => drop('closed'));
+    backend.session.once('goaway', () => drop('goaway'));
+    backend.session.on('error', (err) => drop(`error: ${err.message}`));
+    return backend;
+  }
+
+  #remove(backend: Backend): void {
+    const list = this.#byName.get(backend.authority.name);
+    if (!list) return;
+    const rest = list.filter((b) => b !== backend);
+    if (rest.length === 0) this.#byName.delete(backend.authority.name);
+    else this.#byName.set(backend.authority.name, rest);
+    if (!backend.session.destroyed) backend.session.destroy();
+  }
+
+  /** Every connected tunnel, for the re-check at each ledger head. */
+  all(): Backend[] {
+    return [...this.#byName.values()].flat();
+  }
+
+  count(name: string): number {
+    return this.#byName.get(name)?.length ?? 0;
+  }
+
+  /** Closes one tunnel (e.g. its authority lapsed). */
+  close(backend: Backend): void {
+    this.#remove(backend);
+  }
+
+  closeAll(): void {
+    for (const b of this.all()) this.#remove(b);
+  }
+
+  #pick(name: string): Backend | undefined {
+    const list = this.#byName.get(name);
+    if (!list || list.length === 0) return undefined;
+    for (let tries = 0; tries < list.length; tries++) {
+      const i = (this.#next.get(name) ?? 0) % list.length;
+      this.#next.set(name, i + 1);
+      const b = list[i]!;
+      if (!b.session.destroyed && !b.session.closed) return b;
+    }
+    return undefined;
+  }
+
+  /**
+   * Opens a raw byte stream (HTTP/2 CONNECT, RFC 9113 §8.5) to the backend's target through
+   * the next live tunnel for `name`, resolving once the backend has connected its target.
+   * @throws VdcError TUNNEL_UNAVAILABLE when no tunnel is connected or the backend refuses
+   */
+  open(name: string): Promise<ClientHttp2Stream> {
+    const backend = this.#pick(name);
+    if (!backend)
+      return Promise.reject(
+        new VdcError('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`),
+      );
+    return new Promise((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = backend.session.request(
+          { [constants.HTTP2_HEADER_METHOD]: 'CONNECT', [constants.HTTP2_HEADER_AUTHORITY]: `${name}:0` },
+          { endStream: false },
+        );
+      } catch (cause) {
+        return reject(new VdcError('TUNNEL_UNAVAILABLE', `the tunnel for ${name} is closing`, { cause }));
+      }
+      const onError = (cause: Error) =>
+        reject(new VdcError('TUNNEL_UNAVAILABLE', `the tunnel for ${name} failed: ${cause.message}`, { cause }));
+      stream.once('error', onError);
+      stream.once('close', () => onError(new Error('stream closed before the backend answered')));
+      stream.once('response', (headers) => {
+        stream.off('error', onError);
+        stream.removeAllListeners('close');
+        if (headers[constants.HTTP2_HEADER_STATUS] !== 200) {
+          stream.destroy();
+          return reject(
+            new VdcError('TUNNEL_UNAVAILABLE', `the backend of ${name} could not reach its target (status ${headers[':status']})`),
+          );
+        }
+        resolve(stream);
+      });
+    });
+  }
+}
+
+/** @throws VdcError TUNNEL_UNAVAILABLE */
+export function noBackend(name: string): never {
+  fail('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`);
+}

@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fail } from '../core/assert.ts';
+
+/*
+ * The gateway's tunnel key and its self-signed certificate. Backends do not check the
+ * certificate chain or name: they pin the SHA-256 of its SubjectPublicKeyInfo, which the
+ * operator published in gateway.register. The certificate is made with the `openssl` CLI
+ * (the field's standard tool, already on every Debian host) rather than hand-written ASN.1.
+ */
+
+export interface TunnelCert {
+  key: Buffer;
+  cert: Buffer;
+  /** hex SHA-256 of the DER SubjectPublicKeyInfo: what the ledger publishes and backends pin */
+  spkiSha256: string;
+  created: boolean;
+}
+
+/** SHA-256 of a PEM/DER certificate's public key in DER SPKI form. */
+export function certSpkiSha256(cert: Buffer | string): string {
+  const spki = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+/** SHA-256 of a PEM private key's public half in DER SPKI form. */
+export function keySpkiSha256(keyPem: Buffer | string): string {
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+/**
+ * Loads the tunnel key and certificate, creating both (P-256, 10 years) when the key file
+ * does not exist yet.
+ * @throws VdcError GATEWAY_CERT_FAILED when openssl fails or key and certificate do not match
+ */
+export function loadOrCreateTunnelCert(keyFile: string, certFile: string, cn: string): TunnelCert {
+  let created = false;
+  if (!existsSync(keyFile) || !existsSync(certFile)) {
+    if (existsSync(keyFile) !== existsSync(certFile))
+      fail(
+        'GATEWAY_CERT_FAILED',
+        `only one of ${keyFile} and ${certFile} exists: restore the other, or remove both to make a new tunnel key (then backends must pin the new key from a new gateway registration)`,
+      );
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(certFile), { recursive: true });
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '3650',
+          '-subj',
+          `/CN=${cn}`,
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      chmodSync(keyFile, 0o600);
+    } catch (err) {
+      fail(
+        'GATEWAY_CERT_FAILED',
+        `openssl could not make the tunnel key and certificate: ${(err as Error).message}; is the openssl CLI installed?`,
+        err,
+      );
+    }
+    created = true;
+  }
+  const key = readFileSync(keyFile);
+  const cert = readFileSync(certFile);
+  const spkiSha256 = certSpkiSha256(cert);
+  if (keySpkiSha256(key) !== spkiSha256)
+    fail(
+      'GATEWAY_CERT_FAILED',
+      `${certFile} is not the certificate of the key in ${keyFile}: restore the matching pair`,
+    );
+  return { key, cert, spkiSha256, created };
+}

@@ -1,0 +1,244 @@
+import { X509Certificate, createHash } from 'node:crypto';
+import { constants, createServer as createH2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { fail } from '../core/assert.ts';
+import { asVdcError, VdcError } from '../core/errors.ts';
+import type { ErrorCode } from '../core/error-codes.ts';
+import type { Identity } from '../identity/index.ts';
+import type { Projection } from '../ledger/index.ts';
+import { signTunnelHello, TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL } from './tunnel-auth.ts';
+import { frameObject, readFrame, writeFrame } from './tunnel-frame.ts';
+import { TUNNEL_ALPN, TUNNEL_SETTINGS } from './tunnel-server.ts';
+
+/*
+ * The backend's side of a tunnel: dial out to the gateway, pin its key from the ledger,
+ * prove the right to serve the name, then serve HTTP/2 on the connection just opened. Each
+ * CONNECT stream the gateway opens becomes one TCP connection to the local target, so the
+ * backend never listens on any public address.
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface TunnelOptions {
+  /** the verified ledger view (a LedgerFollower's `view`) */
+  view: () => Projection;
+  ledger: string;
+  identity: Identity;
+  name: string;
+  /** where streams go: the local service */
+  to: HostPort;
+  /** the gateway to use; default the one the name contract names */
+  gateway?: number;
+  /** dial here instead of the gateway's registered tunnel address (same pinned key) */
+  address?: HostPort;
+  /** for a node serving a name: its node id and the holder's grant (hex) */
+  node?: number;
+  grant?: string;
+  handshakeMs?: number;
+}
+
+export interface OpenTunnel {
+  /** resolves when the tunnel connection closes, for any reason */
+  closed: Promise<void>;
+  close(): void;
+  session: ServerHttp2Session;
+}
+
+/** Parses HOST:PORT (IPv6 in brackets). @throws VdcError `code` */
+export function parseHostPort(value: string, label: string, code: ErrorCode = 'TUNNEL_TARGET_INVALID'): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : 0;
+  if (!m || port < 1 || port > 65535)
+    fail(code, `'${label}' must be HOST:PORT (port 1..65535, IPv6 in brackets), got ${JSON.stringify(value)}`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function gatewayFor(opts: TunnelOptions) {
+  const view = opts.view();
+  const id = opts.gateway ?? view.name(opts.name)?.gateway;
+  if (id === undefined)
+    fail('TUNNEL_NAME_UNKNOWN', `name ${opts.name} is not registered on this ledger: register it on a gateway first`);
+  const gateway = view.gateway(id);
+  if (!gateway) fail('GATEWAY_UNKNOWN', `gateway ${id} is not registered on this ledger`);
+  return gateway;
+}
+
+function serveStream(stream: ServerHttp2Stream, headers: Record<string, unknown>, to: HostPort): void {
+  stream.on('error', () => {});
+  if (headers[constants.HTTP2_HEADER_METHOD] !== 'CONNECT') {
+    stream.respond({ [constants.HTTP2_HEADER_STATUS]: 405 }, { endStream: true });
+    return;
+  }
+  const sock = netConnect(to);
+  sock.setNoDelay(true);
+  sock.once('connect', () => {
+    if (stream.destroyed) return void sock.destroy();
+    stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 });
+    stream.pipe(sock);
+    sock.pipe(stream);
+  });
+  sock.on('error', () => {
+    if (!stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
+    else stream.close(constants.NGHTTP2_CONNECT_ERROR);
+  });
+  sock.on('close', () => {
+    if (!stream.destroyed) stream.end();
+  });
+  stream.on('close', () => sock.destroy());
+}
+
+/**
+ * Opens one tunnel: TLS to the gateway, pin check, signed hello, then HTTP/2 serving.
+ * @throws VdcError TUNNEL_PIN_MISMATCH (the gateway's key is not the one in the ledger), the
+ *   gateway's refusal code (TUNNEL_AUTH_FAILED, TUNNEL_NOT_NAME_OWNER, ...), TUNNEL_UNAVAILABLE
+ */
+export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
+  const gateway = gatewayFor(opts);
+  const addr = opts.address ?? parseHostPort(gateway.tunnelAddress, `gateway ${gateway.id} tunnelAddress`, 'GATEWAY_UNKNOWN');
+  const handshakeMs = opts.handshakeMs ?? 10_000;
+  const socket: TLSSocket = await new Promise((resolve, reject) => {
+    const s = tlsConnect({
+      host: addr.host,
+      port: addr.port,
+      // The chain is not what we trust: the SPKI pin from the ledger is, checked below before a byte is sent.
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      ALPNProtocols: [TUNNEL_ALPN],
+      servername: /^[0-9.:]+$/.test(addr.host) ? '' : addr.host,
+      timeout: handshakeMs,
+    });
+    s.once('secureConnect', () => resolve(s));
+    s.once('timeout', () => s.destroy(new Error(`no TLS handshake within ${handshakeMs} ms`)));
+    s.once('error', (cause) =>
+      reject(new VdcError('TUNNEL_UNAVAILABLE', `cannot reach gateway ${gateway.id} at ${addr.host}:${addr.port}: ${cause.message}`, { cause })),
+    );
+  });
+  socket.setTimeout(0);
+  try {
+    const peer = socket.getPeerCertificate(false);
+    const spki = peer?.raw
+      ? createHash('sha256').update(new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' })).digest('hex')
+      : '';
+    if (spki !== gateway.tunnelSpkiSha256)
+      fail(
+        'TUNNEL_PIN_MISMATCH',
+        `the gateway at ${addr.host}:${addr.port} presented key ${spki.slice(0, 16) || 'none'}…, but the ledger pins ${gateway.tunnelSpkiSha256.slice(0, 16)}… for gateway ${gateway.id}: it is not that gateway`,
+      );
+    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL);
+    writeFrame(
+      socket,
+      signTunnelHello(
+        opts.identity,
+        {
+          ledger: opts.ledger,
+          gateway: gateway.id,
+          name: opts.name,
+          ...(opts.node === undefined ? {} : { node: opts.node, grant: opts.grant ?? '' }),
+        },
+        exporter,
+      ),
+    );
+    const answer = frameObject(await readFrame(socket, handshakeMs), 'answer');
+    if (answer['ok'] !== true) {
+      const code = typeof answer['code'] === 'string' ? answer['code'] : 'TUNNEL_REFUSED';
+      const known = code.startsWith('TUNNEL_') || code.startsWith('GATEWAY_');
+      throw new VdcError(
+        (known ? code : 'TUNNEL_REFUSED') as ErrorCode,
+        `gateway ${gateway.id} refused the tunnel for ${opts.name}: ${String(answer['message'] ?? code)}`,
+      );
+    }
+  } catch (err) {
+    socket.destroy();
+    throw asVdcError(err);
+  }
+  const server = createH2Server({ settings: TUNNEL_SETTINGS });
+  const session: ServerHttp2Session = await new Promise((resolve) => {
+    server.once('session', resolve);
+    server.on('stream', (stream, headers) => serveStream(stream, headers, opts.to));
+    server.emit('connection', socket);
+  });
+  session.on('error', () => {});
+  const closed = new Promise<void>((resolve) => {
+    socket.once('close', () => resolve());
+  });
+  return {
+    closed,
+    session,
+    close() {
+      session.destroy();
+      socket.destroy();
+    },
+  };
+}
+
+/** Refusals that retrying cannot change: the client stops and reports them. */
+export function isPermanentRefusal(err: VdcError): boolean {
+  return ['unauthorized', 'forbidden', 'not-found', 'invalid', 'usage'].includes(err.kind);
+}
+
+export interface RunningTunnel {
+  /** rejects with a permanent refusal; resolves after stop() */
+  done: Promise<void>;
+  stop(): void;
+  /** how many times the tunnel has been connected */
+  readonly connects: number;
+}
+
+/**
+ * Keeps a tunnel open: reconnects with exponential backoff (250 ms doubling to 30 s, with
+ * jitter) after the connection drops or the gateway cannot be reached; stops on a permanent
+ * refusal (not allowed, pin mismatch, unknown name), which `done` rejects with.
+ * @throws nothing itself; see `done`
+ */
+export function startTunnel(
+  opts: TunnelOptions & {
+    onEvent?: (event: 'open' | 'closed' | 'retry', fields: Record<string, unknown>) => void;
+    maxBackoffMs?: number;
+  },
+): RunningTunnel {
+  let stopped = false;
+  let current: OpenTunnel | undefined;
+  let wake: (() => void) | undefined;
+  let connects = 0;
+  const maxBackoff = opts.maxBackoffMs ?? 30_000;
+  const done = (async () => {
+    let backoff = 250;
+    while (!stopped) {
+      try {
+        current = await openTunnel(opts);
+        connects++;
+        backoff = 250;
+        opts.onEvent?.('open', { name: opts.name });
+        if (stopped) current.close();
+        await current.closed;
+        current = undefined;
+        opts.onEvent?.('closed', { name: opts.name });
+      } catch (err) {
+        const e = asVdcError(err);
+        if (isPermanentRefusal(e)) throw e;
+        const wait = Math.round(backoff * (0.5 + Math.random() / 2));
+        opts.onEvent?.('retry', { name: opts.name, code: e.code, err: e.message, inMs: wait });
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, wait);
+        });
+        backoff = Math.min(backoff * 2, maxBackoff);
+      }
+    }
+  })();
+  return {
+    done,
+    get connects() {
+      return connects;
+    },
+    stop() {
+      stopped = true;
+      current?.close();
+      wake?.();
+    },
+  };
+}
