@@ -108,7 +108,7 @@ export class BackendPool {
       stream.once('response', (headers) => {
         stream.off('error', onError);
         stream.removeAllListeners('close');
-        if (headers[constants.HTTP2_HEADER_STATUS] !== 200) {
+        if (Number(headers[constants.HTTP2_HEADER_STATUS]) !== 200) {
           stream.destroy();
           return reject(
             new VdcError('TUNNEL_UNAVAILABLE', `the backend of ${name} could not reach its target (status ${headers[':status']})`),

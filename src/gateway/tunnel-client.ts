@@ -128,7 +128,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
         'TUNNEL_PIN_MISMATCH',
         `the gateway at ${addr.host}:${addr.port} presented key ${spki.slice(0, 16) || 'none'}…, but the ledger pins ${gateway.tunnelSpkiSha256.slice(0, 16)}… for gateway ${gateway.id}: it is not that gateway`,
       );
-    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL);
+    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL, Buffer.alloc(0));
     writeFrame(
       socket,
       signTunnelHello(

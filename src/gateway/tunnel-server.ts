@@ -83,7 +83,7 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
   async function handshake(socket: TLSSocket): Promise<void> {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const hello = parseTunnelHello(await readFrame(socket, handshakeMs));
-    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL);
+    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL, Buffer.alloc(0));
     const authority = authorizeTunnel(opts.view(), hello, {
       ledger: opts.ledger,
       gateway: opts.gateway,

@@ -8,7 +8,7 @@
  * namespace still listens on nothing.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -125,20 +125,12 @@ describe('container workloads on the namespace grid', () => {
     );
 
     // Cut off from the ledger (and relay) past --fence-after: the node stops the container.
-    const cut = ['-n', node.namespace, 'route', 'add', 'blackhole', `${grid.core.address}/32`];
-    execFileSync('ip', cut);
+    const route = (op: 'add' | 'del') =>
+      spawnSync('ip', ['-n', node.namespace, 'route', op, 'blackhole', `${grid.core.address}/32`])
+        .status === 0;
+    assert.ok(route('add'));
     let restored = false;
-    t.after(() => {
-      if (!restored)
-        spawnSync('ip', [
-          '-n',
-          node.namespace,
-          'route',
-          'del',
-          'blackhole',
-          `${grid.core.address}/32`,
-        ]);
-    });
+    t.after(() => restored || route('del'));
     await waitUntil(
       'the container stopped by the fence',
       () => crunState(node, helloId) === undefined,
@@ -148,14 +140,7 @@ describe('container workloads on the namespace grid', () => {
       existsSync(join(node.dataDir, 'containers', helloId, 'rootfs')),
       'its files are kept',
     );
-    execFileSync('ip', [
-      '-n',
-      node.namespace,
-      'route',
-      'del',
-      'blackhole',
-      `${grid.core.address}/32`,
-    ]);
+    assert.ok(route('del'));
     restored = true;
     await waitUntil(
       'the container started again',
