@@ -54,7 +54,11 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
     )
     .requiredOption('--data <dir>', "the node's folder: its key, ledger pin and deployments")
     .requiredOption('--ledger <url>', 'the ledger to follow')
-    .requiredOption('--relay <url>', 'the relay to connect out to (ws:// or wss://)')
+    .requiredOption(
+      '--relay <url>',
+      'a relay to connect out to (ws:// or wss://); repeat it to list several (all are written into the node twin at registration)',
+      (value: string, all: string[] = []) => [...all, value],
+    )
     .requiredOption('--farm <id>', 'the farm this node belongs to')
     .option(
       '--grant <file>',
@@ -77,7 +81,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
       async (opts: {
         data: string;
         ledger: string;
-        relay: string;
+        relay: string[];
         farm: string;
         grant?: string;
         ledgerKey?: string;
@@ -90,7 +94,9 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
         const reportIntervalMs = seconds(opts.reportInterval, '--report-interval');
         const fenceAfterMs = seconds(opts.fenceAfter, '--fence-after');
         url(opts.ledger, '--ledger', /^https?:\/\/\S+$/);
-        url(opts.relay, '--relay', /^wss?:\/\/\S+$/);
+        for (const r of opts.relay) url(r, '--relay', /^wss?:\/\/\S+$/);
+        if (opts.relay.length > 4) fail('USAGE', `at most 4 '--relay', got ${opts.relay.length}`);
+        const [relayUrl, ...moreRelays] = opts.relay as [string, ...string[]];
         const grant = opts.grant ? readGrantFile(opts.grant) : undefined;
         const { identity, created } = loadNodeIdentity(opts.data);
         const key = toHex(identity.signingPublicKey);
@@ -100,7 +106,8 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
         const agent = await startNodeAgent({
           data: opts.data,
           ledgerUrl: opts.ledger,
-          relayUrl: opts.relay,
+          relayUrl,
+          moreRelays,
           farm,
           identity,
           ...(grant ? { grant } : {}),
@@ -129,7 +136,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
           opts.json,
           view,
           () =>
-            `node ${agent.node} (twin ${agent.twin}) in farm ${agent.farm} ${agent.registered ? 'registered' : 'resumed'}; key ${key}; serving through ${opts.relay}`,
+            `node ${agent.node} (twin ${agent.twin}) in farm ${agent.farm} ${agent.registered ? 'registered' : 'resumed'}; key ${key}; serving through ${opts.relay.join(', ')}`,
         );
         deps.onReady?.(agent);
         const signal = stopSignal(deps.signal);

@@ -34,6 +34,8 @@ export interface NodeAgentOptions {
   data: string;
   ledgerUrl: string;
   relayUrl: string;
+  /** further relays, listed with the first in the node's twin at registration */
+  moreRelays?: string[];
   farm: number;
   identity: Identity;
   grant?: SignedGrant;
@@ -82,7 +84,7 @@ async function registerOrResume(
   await client.submit(o.identity, 'node.register', {
     farm: o.farm,
     encryptionKey: toHex(o.identity.encryptionPublicKey),
-    relays: [new URL(o.relayUrl).href],
+    relays: [...new Set([o.relayUrl, ...(o.moreRelays ?? [])].map((r) => new URL(r).href))],
     grant: o.grant.grant,
     grantSignature: o.grant.grantSignature,
   });
@@ -135,6 +137,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     // the relay given first, then every relay the node is listed with on the ledger, so the
     // node stays reachable while one of them is down (DESIGN §6)
     url: o.relayUrl,
+    urls: o.moreRelays ?? [],
     relaysFromDirectory: true,
     identity: o.identity,
     twin: node.twin,

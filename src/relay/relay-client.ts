@@ -138,9 +138,18 @@ export class RelayClient {
       describe: () => this.#relays.describe(),
       clock: this.#clock,
       max: opts.maxPendingSends ?? 1000,
-      pick: () => this.#relays.pick(),
+      // through a relay the recipient lives at, when this client is connected to one
+      pick: (to) => this.#relays.pick(this.#recipientRelays(to)),
       unavailable: (when) => this.#unavailable(when),
     });
+  }
+
+  #recipientRelays(to: number): readonly string[] {
+    try {
+      return this.#opts.directory.twin(to)?.relays ?? [];
+    } catch {
+      return []; // a directory refusing lookups: the first healthy relay decides
+    }
   }
 
   /** Whether logged in to at least one relay. */

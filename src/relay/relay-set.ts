@@ -137,8 +137,16 @@ export class RelaySet {
     return true;
   }
 
-  /** The link of the first relay that is up. */
-  pick(): RelayLink | undefined {
+  /**
+   * The link to send on: the first relay that is up among those the recipient lists
+   * (`prefer`), so the envelope needs no hop between relays — which also keeps working when
+   * relays cannot federate — else the first relay that is up.
+   */
+  pick(prefer: readonly string[] = []): RelayLink | undefined {
+    for (const url of prefer) {
+      const link = this.#conns.get(relayForm(url))?.link;
+      if (link) return link;
+    }
     for (const c of this.#conns.values()) {
       const link = c.link;
       if (link) return link;

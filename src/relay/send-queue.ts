@@ -35,8 +35,8 @@ export interface SendQueueOptions {
   max: number;
   /** Most envelopes awaiting the relay's answer at once; default 64. */
   window?: number;
-  /** The link to send on now, if any is up. */
-  pick: () => RelayLink | undefined;
+  /** The link to send an envelope for twin `to` on now, if any is up. */
+  pick: (to: number) => RelayLink | undefined;
   /** The error for a send that waited its whole timeout without a link. */
   unavailable: (when: string) => VdcError;
 }
@@ -109,7 +109,7 @@ export class SendQueue {
             'RELAY_RATE_LIMITED',
             `${where} kept refusing envelope ${id} as over its rate limit for ${timeoutMs} ms: send less often`,
           )
-        : p.on || this.#opts.pick()
+        : p.on || this.#opts.pick(p.envelope.to)
           ? new VdcError(
               'RELAY_SEND_TIMEOUT',
               `${where} did not acknowledge envelope ${id} within ${timeoutMs} ms`,
@@ -129,7 +129,7 @@ export class SendQueue {
     for (const p of this.#sends.values()) {
       if (this.#inFlight >= this.#window) return;
       if (p.on) continue;
-      const link = this.#opts.pick();
+      const link = this.#opts.pick(p.envelope.to);
       if (!link) return;
       p.on = link;
       this.#inFlight++;
