@@ -79,6 +79,15 @@ export class ContainerRuntime implements WorkloadRuntime {
   readonly #crun: Crun;
   readonly #dir: string;
   readonly #status = new Map<string, RuntimeStatus>();
+  /**
+   * Bumped whenever apply, stop or remove touches a container: a monitor pass that began
+   * before writes nothing for it, since what crun told the pass may already be stale (a
+   * container being created would read as exited).
+   */
+  #changes = 0;
+  readonly #changedAt = new Map<string, number>();
+  /** containers an apply, stop or remove is working on: the monitor leaves them alone */
+  readonly #busy = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
 
@@ -119,7 +128,25 @@ export class ContainerRuntime implements WorkloadRuntime {
     fail('CONTAINER_START_FAILED', 'this node has no free uid range for another container');
   }
 
+  #touch(id: string): void {
+    this.#changedAt.set(id, ++this.#changes);
+  }
+
   async apply(contract: number, w: Workload, owner: { twin: number }): Promise<void> {
+    await this.#working(this.#id(contract, w.name), () => this.#apply(contract, w, owner));
+  }
+
+  async #working(id: string, fn: () => Promise<void>): Promise<void> {
+    this.#busy.add(id);
+    try {
+      await fn();
+    } finally {
+      this.#busy.delete(id);
+      this.#touch(id);
+    }
+  }
+
+  async #apply(contract: number, w: Workload, owner: { twin: number }): Promise<void> {
     const spec = w.spec as unknown as ContainerSpec;
     const id = this.#id(contract, w.name);
     const bundle = join(this.#dir, id);
@@ -194,6 +221,7 @@ export class ContainerRuntime implements WorkloadRuntime {
       const tail = tailLog(log, 2000).trim();
       fail('CONTAINER_START_FAILED', `${e.message}${tail ? `: ${tail}` : ''}`);
     }
+    this.#touch(id);
     this.#status.set(id, { state: 'ok', message: 'running' });
     this.#o.logger.log('info', 'container started', { container: id });
   }
@@ -201,14 +229,17 @@ export class ContainerRuntime implements WorkloadRuntime {
   /** Stops the container but keeps its files, so a later apply resumes it (fences). */
   async stop(contract: number, name: string): Promise<void> {
     const id = this.#id(contract, name);
-    await this.#crun.destroy(id);
-    this.#status.set(id, { state: 'stopped', message: 'stopped by the node' });
+    await this.#working(id, async () => {
+      await this.#crun.destroy(id);
+      this.#status.set(id, { state: 'stopped', message: 'stopped by the node' });
+    });
   }
 
   async remove(contract: number, name: string): Promise<void> {
     const id = this.#id(contract, name);
     await this.#crun.destroy(id);
     rmSync(join(this.#dir, id), { recursive: true, force: true });
+    this.#touch(id);
     this.#status.delete(id);
     // crun removes the container's cgroup; the node's own parent goes with its last container
     if (this.#records().length === 0) removeEmptyCgroup(this.#o.layout, `/vdc/${this.#o.nodeTag}`);
@@ -226,11 +257,18 @@ export class ContainerRuntime implements WorkloadRuntime {
   /** One monitor pass: every container's state, OOM kills, log size. */
   poll(): Promise<void> {
     this.#polling ??= (async () => {
-      for (const r of this.#records()) {
+      const records = this.#records();
+      if (records.length === 0) return;
+      const began = this.#changes;
+      const statuses = await this.#crun.statuses();
+      for (const r of records) {
         const id = this.#id(r.contract, r.name);
         const before = this.#status.get(id);
         if (before?.state === 'stopped') continue;
-        const { status } = await this.#crun.state(id).catch(() => ({ status: 'absent' as const }));
+        // started, stopped or removed while crun was listing: what it said is stale
+        if (this.#busy.has(id) || (this.#changedAt.get(id) ?? 0) > began) continue;
+        if (!existsSync(join(this.#dir, id, 'container.json'))) continue;
+        const status = statuses.get(id) ?? 'absent';
         const kills = oomKills(this.#o.layout, this.#cgroup(id)) ?? 0;
         let next: RuntimeStatus;
         if (status === 'running' || status === 'created')

@@ -35,12 +35,11 @@ export class Crun {
     this.#o = o;
   }
 
-  #run(args: string[], stdio?: { out: string }): Promise<Result> {
-    const argv = crunArgv(this.#o.layout, this.#o.binary ?? 'crun', [
-      '--root',
-      this.#o.root,
-      ...args,
-    ]);
+  /** `readOnly`: a command that only reads crun's state files needs no cgroup workaround. */
+  #run(args: string[], stdio?: { out: string }, readOnly = false): Promise<Result> {
+    const crun = this.#o.binary ?? 'crun';
+    const full = ['--root', this.#o.root, ...args];
+    const argv = readOnly ? [crun, ...full] : crunArgv(this.#o.layout, crun, full);
     const fd = stdio ? openSync(stdio.out, 'a', 0o600) : undefined;
     return new Promise((resolve, reject) => {
       const child = spawn(argv[0]!, argv.slice(1), {
@@ -81,7 +80,7 @@ export class Crun {
 
   /** The container's status and its init's pid; `absent` when crun does not know it. */
   async state(id: string): Promise<{ status: ContainerStatus; pid: number }> {
-    const r = await this.#run(['state', id]);
+    const r = await this.#run(['state', id], undefined, true);
     if (r.code !== 0) return { status: 'absent', pid: 0 };
     const s = JSON.parse(r.stdout) as { status: ContainerStatus; pid: number };
     return { status: s.status, pid: s.pid };
@@ -95,9 +94,16 @@ export class Crun {
       fail('CONTAINER_STOP_FAILED', `crun delete ${id} failed: ${r.stderr.trim().slice(-500)}`);
   }
 
-  /** The ids of the containers under this root. */
-  async list(): Promise<string[]> {
-    const r = await this.#run(['list', '--quiet']);
-    return r.code === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+  /**
+   * Every container under this root with its status, in one call: the monitor asks this
+   * once a pass rather than once per container.
+   * @throws VdcError CONTAINER_RUNTIME_UNAVAILABLE when crun cannot list
+   */
+  async statuses(): Promise<Map<string, ContainerStatus>> {
+    const r = await this.#run(['list', '--format', 'json'], undefined, true);
+    if (r.code !== 0)
+      fail('CONTAINER_RUNTIME_UNAVAILABLE', `crun list failed: ${r.stderr.trim().slice(-500)}`);
+    const list = JSON.parse(r.stdout) as { id: string; status: ContainerStatus }[];
+    return new Map(list.map((c) => [c.id, c.status]));
   }
 }

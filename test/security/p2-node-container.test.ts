@@ -17,6 +17,7 @@ import { VdcError } from '../../src/core/errors.ts';
 import { nodeRuntimes, type Workload } from '../../src/node/index.ts';
 import { buildTar, sha256Hex } from '../../src/node/tar-test-kit.ts';
 import { buildBusyboxImage } from '../support/busybox-image.ts';
+import { destroyContainers } from '../support/container-grid.ts';
 import { tempDir } from '../support/ledger-fixture.ts';
 import {
   call,
@@ -46,7 +47,11 @@ async function containerGrid(t: T) {
     server.close();
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Registered first, so it runs before the node's folder is deleted (hooks run in order).
+  let crunRoot = '';
+  t.after(() => crunRoot && destroyContainers(crunRoot));
   const grid = await startNodeGrid(t);
+  crunRoot = join(grid.nodeData, 'crun');
   // The same node again, now with the container runtime of `vdc node serve`.
   await grid.agent.close();
   const runtimes = nodeRuntimes({
@@ -56,12 +61,6 @@ async function containerGrid(t: T) {
   });
   assert.ok(runtimes.container, 'the container runtime is offered on this host');
   await grid.startAgent({ runtimes });
-  t.after(async () => {
-    for (const d of grid.agent.engine.all())
-      await call(grid.user, grid.agent, 'deployment.delete', { contract: d.contract }).catch(
-        () => {},
-      );
-  });
   const container = (name: string, url: string, sha256: string, memory = 16 * 2 ** 20) =>
     ({
       name,

@@ -92,3 +92,17 @@ export async function deployDirect(
   );
   return contract;
 }
+
+/**
+ * Kills and deletes every container under a crun root, whether or not an agent still runs.
+ * Register it before anything that deletes the root's folder: after-hooks run in the
+ * order they were registered.
+ */
+export function destroyContainers(crunRoot: string): void {
+  const crun = (...args: string[]) =>
+    spawnSync('crun', ['--root', crunRoot, ...args], { encoding: 'utf8' });
+  for (const id of crun('list', '--quiet').stdout.split('\n').filter(Boolean)) {
+    crun('kill', '--all', id, 'KILL');
+    crun('delete', '--force', id);
+  }
+}
