@@ -16,6 +16,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { RelayClient, startRelayServer } from '../src/relay/index.ts';
 import { addTwin, newDirectory, quiet } from '../src/relay/relay-test-kit.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
+import { latencyRow } from './support/latency.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,21 +29,6 @@ const REQUESTS = Number(values.requests);
 const MESSAGES = Number(values.messages);
 const SIZE = Number(values.size);
 const WINDOW = 128;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-function latencyRow(name: string, samples: number[]): BenchRow {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    test: name,
-    count: samples.length,
-    'p50 ms': percentile(sorted, 50),
-    'p99 ms': percentile(sorted, 99),
-    'max ms': sorted.at(-1) ?? 0,
-  };
-}
 
 async function withWindow(
   total: number,
