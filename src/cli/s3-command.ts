@@ -69,7 +69,9 @@ export function s3Command(io: CliIo, deps: S3CommandDeps = {}): Command {
         const store = new ZstorStore(
           backends,
           { data: keys.data, meta: keys.meta },
-          config.options,
+          // A server writes in bursts: it keeps the writer lock between writes for a while
+          // (released on stop; after a crash the next writer waits out its ttl).
+          { lockHoldMs: 5_000, ...config.options },
         );
         const credentials = s3CredentialsFromKey(keys.s3);
         const server = await startS3Server({
@@ -90,6 +92,7 @@ export function s3Command(io: CliIo, deps: S3CommandDeps = {}): Command {
         if (!signal.aborted)
           await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         await server.close();
+        await store.close();
       } finally {
         for (const b of backends) b.close();
       }

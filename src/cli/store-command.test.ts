@@ -93,6 +93,21 @@ describe('vdc store', () => {
     const pieces: Buffer[] = [];
     await run(['get', 'piped'], { writeStdout: async (c) => void pieces.push(Buffer.from(c)) });
     assert.equal(Buffer.concat(pieces).toString(), 'from stdin');
+    const ranged = await run([
+      'get',
+      'docs/in.bin',
+      join(dir, 'part.bin'),
+      '--offset',
+      '299000',
+      '--length',
+      '5000',
+      '--json',
+    ]);
+    assert.equal(ranged.error, undefined, ranged.err);
+    assert.deepEqual(readFileSync(join(dir, 'part.bin')), data.subarray(299_000));
+    assert.equal(JSON.parse(ranged.out).written, 1000);
+    const badRange = await run(['get', 'docs/in.bin', join(dir, 'x'), '--offset', '-1']);
+    assert.equal(badRange.error?.code, 'INPUT_INVALID');
 
     assert.equal((await run(['rm', 'piped'])).out, 'removed piped\n');
     const missing = await run(['get', 'piped', join(dir, 'x')]);

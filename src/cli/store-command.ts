@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
 import { Command } from 'commander';
-import { fail } from '../core/assert.ts';
+import { assertInteger, fail } from '../core/assert.ts';
 import { KEY_LABELS } from '../core/key-derivation.ts';
 import {
   type CheckReport,
   checkStore,
+  collectGarbage,
   isHealthy,
   loadStoreConfig,
   type MaintenanceTarget,
@@ -152,53 +153,85 @@ export function storeCommand(io: CliIo, deps: StoreCommandDeps = {}): Command {
     .description('write the newest version of NAME to a file (or stdout)')
     .argument('<name>', 'object name')
     .argument('[path]', 'file to write (replaced only once complete), or - for stdout', '-')
+    .option('--offset <bytes>', 'start at this byte (only the chunks the range covers are read)')
+    .option('--length <bytes>', 'write at most this many bytes')
     .option('--json', 'print JSON (not with - as the path)')
-    .action(async (name: string, path: string, opts: { json?: boolean }) => {
-      if (path === '-' && opts.json)
-        fail('INPUT_INVALID', "'--json' needs a PATH: with - the object itself goes to stdout");
-      const write = deps.writeStdout ?? writeProcessStdout;
-      const degraded: string[] = [];
-      const result = await withStore(async (s) => {
-        const m = await s.manifest(name);
-        const bar = progress(io, `get ${name}`, Boolean(opts.json));
-        const partial = `${path}.partial-${process.pid}`;
-        const file = path === '-' ? undefined : createWriteStream(partial, { mode: 0o600 });
-        let got = 0;
-        try {
-          for await (const piece of s.get(name, m.version, (chunk, problems) =>
-            degraded.push(`chunk ${chunk}: ${problems.join('; ')}`),
-          )) {
-            if (file === undefined) await write(piece);
-            else if (!file.write(piece)) await once(file, 'drain');
-            got += piece.length;
-            bar.update(got, m.size);
+    .action(
+      async (
+        name: string,
+        path: string,
+        opts: { json?: boolean; offset?: string; length?: string },
+      ) => {
+        if (path === '-' && opts.json)
+          fail('INPUT_INVALID', "'--json' needs a PATH: with - the object itself goes to stdout");
+        const byteFlag = (v: string | undefined, label: string): number | undefined => {
+          if (v === undefined) return undefined;
+          const n = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
+          assertInteger(n, label, 0, Number.MAX_SAFE_INTEGER);
+          return n;
+        };
+        const offset = byteFlag(opts.offset, '--offset');
+        const length = byteFlag(opts.length, '--length');
+        const write = deps.writeStdout ?? writeProcessStdout;
+        const degraded: string[] = [];
+        const result = await withStore(async (s) => {
+          const m = await s.manifest(name);
+          const range =
+            offset === undefined && length === undefined
+              ? undefined
+              : {
+                  offset: offset ?? 0,
+                  length: Math.max(0, Math.min(length ?? m.size, m.size - (offset ?? 0))),
+                };
+          const total = range?.length ?? m.size;
+          const bar = progress(io, `get ${name}`, Boolean(opts.json));
+          const partial = `${path}.partial-${process.pid}`;
+          const file = path === '-' ? undefined : createWriteStream(partial, { mode: 0o600 });
+          let got = 0;
+          try {
+            for await (const piece of s.read(
+              m,
+              (chunk, problems) => degraded.push(`chunk ${chunk}: ${problems.join('; ')}`),
+              range,
+            )) {
+              if (file === undefined) await write(piece);
+              else if (!file.write(piece)) await once(file, 'drain');
+              got += piece.length;
+              bar.update(got, total);
+            }
+            if (file !== undefined) {
+              file.end();
+              await once(file, 'finish');
+              renameSync(partial, path);
+            }
+          } catch (err) {
+            file?.destroy();
+            if (file !== undefined) rmSync(partial, { force: true });
+            throw err;
+          } finally {
+            bar.done();
           }
-          if (file !== undefined) {
-            file.end();
-            await once(file, 'finish');
-            renameSync(partial, path);
-          }
-        } catch (err) {
-          file?.destroy();
-          if (file !== undefined) rmSync(partial, { force: true });
-          throw err;
-        } finally {
-          bar.done();
-        }
-        return { name, version: m.version, size: m.size, sha256: m.sha256 };
-      });
-      if (degraded.length > 0)
-        io.err(
-          `warning: ${degraded.length} chunks were read around bad shards (${degraded[0]}${degraded.length > 1 ? '; …' : ''}): run \`vdc store repair\`\n`,
-        );
-      if (path !== '-')
-        emit(
-          io,
-          opts.json,
-          { ...result, degradedChunks: degraded.length },
-          `wrote ${name} version ${result.version} to ${path} (${fmtBytes(result.size)})`,
-        );
-    });
+          return {
+            name,
+            version: m.version,
+            size: m.size,
+            sha256: m.sha256,
+            ...(range === undefined ? {} : { offset: range.offset, written: got }),
+          };
+        });
+        if (degraded.length > 0)
+          io.err(
+            `warning: ${degraded.length} chunks were read around bad shards (${degraded[0]}${degraded.length > 1 ? '; …' : ''}): run \`vdc store repair\`\n`,
+          );
+        if (path !== '-')
+          emit(
+            io,
+            opts.json,
+            { ...result, degradedChunks: degraded.length },
+            `wrote ${name} version ${result.version} to ${path} (${fmtBytes(result.size)})`,
+          );
+      },
+    );
 
   store
     .command('ls')
@@ -257,6 +290,26 @@ export function storeCommand(io: CliIo, deps: StoreCommandDeps = {}): Command {
           'ZSTOR_REPAIR_INCOMPLETE',
           `${report.failed.length} shards or chunks could not be repaired: ${report.failed[0]}${report.failed.length > 1 ? '; …' : ''}`,
         );
+    });
+
+  store
+    .command('gc')
+    .description(
+      'delete orphan shards no metadata names (left by failed writes); needs the meta key only',
+    )
+    .option('--dry-run', 'only count them')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean; dryRun?: boolean }) => {
+      const report = await withTarget((t) => collectGarbage(t, { dryRun: Boolean(opts.dryRun) }));
+      emit(
+        io,
+        opts.json,
+        report,
+        () =>
+          `${report.scanned} keys scanned, ${report.orphans} orphan shards (${fmtBytes(report.bytes)}), ${report.deleted} deleted` +
+          (report.foreign > 0 ? `, ${report.foreign} keys not this store's left alone` : '') +
+          (report.skipped.length > 0 ? `\nnot listed: ${report.skipped.join('; ')}` : ''),
+      );
     });
 
   return store;

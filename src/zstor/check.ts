@@ -6,6 +6,7 @@ import { placeChunk } from './placement.ts';
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
 import { decodeShard } from './shard-format.ts';
+import type { WriterLockOptions } from './writer-lock.ts';
 import { rootKey, shardKey, shardNameKey, type ZstorKeys } from './zstor-keys.ts';
 
 /*
@@ -52,6 +53,8 @@ export interface MaintenanceTarget {
   readonly parity: number;
   readonly distinctFarms?: boolean;
   readonly minShards?: number;
+  /** Timing of the writer lock repair takes (tests shorten it). */
+  readonly lock?: WriterLockOptions | undefined;
 }
 
 export function metadataStoreFor(t: MaintenanceTarget): MetadataStore {

@@ -55,10 +55,16 @@ const PROBE_BYTES = 64 * 1024;
  * the chunk is taken as incompressible (encrypted or already compressed data) and stored as
  * it is, which saves most of zstd's time on such data. The probe only decides speed, never
  * correctness: the flag records what was done. Runs on libuv's thread pool, so the caller
- * can seal one chunk while the next compresses.
+ * can seal one chunk while the next compresses. `assumeIncompressible` skips even the
+ * probes for a large chunk (the writer sets it after a run of incompressible chunks).
  */
-export async function packChunk(plain: Uint8Array, level: number): Promise<PackedChunk> {
+export async function packChunk(
+  plain: Uint8Array,
+  level: number,
+  assumeIncompressible = false,
+): Promise<PackedChunk> {
   if (level === 0 || plain.length === 0) return { body: plain, flags: 0 };
+  if (assumeIncompressible && plain.length >= 8 * PROBE_BYTES) return { body: plain, flags: 0 };
   // Telling zstd the input size up front lets it size its context to the input: 3x faster
   // for the 64 KiB probes, where the context's fresh memory is most of the cost.
   const options = (bytes: number) => ({

@@ -13,6 +13,8 @@ export class FakeShardBackend implements ShardBackend {
   readonly values = new Map<string, Buffer>();
   down = false;
   puts = 0;
+  /** Hex keys of every get, in order: tests count what a read fetched. */
+  readonly gotKeys: string[] = [];
 
   constructor(id: string, node: string, farm?: string) {
     this.id = id;
@@ -33,7 +35,9 @@ export class FakeShardBackend implements ShardBackend {
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     this.#check();
-    const v = this.values.get(Buffer.from(key).toString('hex'));
+    const hex = Buffer.from(key).toString('hex');
+    this.gotKeys.push(hex);
+    const v = this.values.get(hex);
     return v === undefined ? undefined : Buffer.from(v);
   }
 
@@ -45,6 +49,11 @@ export class FakeShardBackend implements ShardBackend {
   async exists(key: Uint8Array): Promise<boolean> {
     this.#check();
     return this.values.has(Buffer.from(key).toString('hex'));
+  }
+
+  async *keys(): AsyncIterable<Uint8Array> {
+    this.#check();
+    for (const k of [...this.values.keys()]) yield Buffer.from(k, 'hex');
   }
 
   /** Every stored byte, concatenated: what the backend's operator could read. */

@@ -11,8 +11,10 @@ export {
   type ShardProblem,
 } from './check.ts';
 export { FakeShardBackend } from './fake-shard-backend.ts';
+export { collectGarbage, type GcReport } from './garbage-collect.ts';
 export type { BlobRef, MetadataRoot, ObjectEntry, VersionRef } from './metadata-root.ts';
 export type { ChunkRecord, ObjectManifest, ShardRecord } from './object-manifest.ts';
+export type { ByteRange } from './object-reader.ts';
 export { checkPlacement, type PlacementRules, placeChunk } from './placement.ts';
 export { fastestKernel, MAX_DATA_SHARDS, MAX_PARITY_SHARDS, ReedSolomon } from './reed-solomon.ts';
 export { isHealthy, type RepairReport, repairStore } from './repair.ts';
@@ -24,6 +26,7 @@ export { type ZstorKeys, zstorKeysFromSeed } from './zstor-keys.ts';
 export {
   DEFAULT_CHUNK_SIZE,
   type ObjectInfo,
+  type PutOptions,
   type ZstorOptions,
   ZstorStore,
 } from './zstor-store.ts';

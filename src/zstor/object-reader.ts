@@ -1,4 +1,4 @@
-import { fail } from '../core/assert.ts';
+import { assertInteger, fail } from '../core/assert.ts';
 import { asVdcError } from '../core/errors.ts';
 import { openChunk } from './chunk-seal.ts';
 import type { ChunkRecord, ObjectManifest } from './object-manifest.ts';
@@ -12,7 +12,8 @@ import { objectKey, shardKey, versionKey } from './zstor-keys.ts';
  * they are all good no decoding is needed), fall back to parity shards for any missing or
  * bad one, rebuild, decrypt, decompress. A shard counts as bad when its backend fails, it
  * is absent, its own SHA-256 fails, its hash differs from the manifest's or its header
- * names another place. The next chunk is fetched while the current one is opened.
+ * names another place. The next `prefetch` chunks are fetched while the current one is
+ * opened, so memory holds prefetch + 1 chunks' data shards.
  * Integrity of the contents rests on AES-GCM per chunk (key bound to object and version,
  * nonce to the chunk index) and on the authenticated manifest fixing the chunk count and
  * sizes; the whole-object SHA-256 in the manifest is for users (and S3 checksums), not
@@ -26,22 +27,74 @@ export interface ReadSource {
   readonly nameKey: Buffer;
   /** Told about every chunk read with bad or missing shards (to queue it for repair). */
   readonly onDegraded?: ((chunk: number, problems: readonly string[]) => void) | undefined;
+  /** Chunks fetched ahead of the one being opened (1..16); default DEFAULT_PREFETCH. */
+  readonly prefetch?: number | undefined;
 }
+
+/** Chunks fetched ahead when the caller does not say. */
+export const DEFAULT_PREFETCH = 3;
 
 interface Fetched {
   readonly shards: (Uint8Array | undefined)[];
   readonly problems: string[];
 }
 
+/** Bytes [offset, offset + length) of an object; length past the end stops at the end. */
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /**
- * The plaintext of one object version, chunk by chunk.
+ * The chunks a range covers: [first, last) and where the range starts in chunk `first`.
+ * Chunks are authenticated whole (one GCM tag each), so a range costs the chunks it
+ * touches, never the ones before it.
+ */
+export function chunksOfRange(
+  manifest: ObjectManifest,
+  range: ByteRange,
+): { first: number; end: number; skip: number } {
+  let at = 0;
+  let first = manifest.chunks.length;
+  let skip = 0;
+  let end = manifest.chunks.length;
+  const stop = range.offset + range.length;
+  for (const [i, c] of manifest.chunks.entries()) {
+    if (first === manifest.chunks.length && range.offset < at + c.size) {
+      first = i;
+      skip = range.offset - at;
+    }
+    at += c.size;
+    if (at >= stop) {
+      end = i + 1;
+      break;
+    }
+  }
+  return { first, end: Math.max(first, end), skip };
+}
+
+/**
+ * The plaintext of one object version (or of `range` of it), chunk by chunk; with a range
+ * only the chunks it covers are fetched.
  * @throws VdcError ZSTOR_SHARDS_MISSING when a chunk has fewer than `data` good shards (names them)
  * @throws VdcError ZSTOR_CHUNK_UNDECRYPTABLE / ZSTOR_OBJECT_CORRUPT when contents do not check out
+ * @throws VdcError INPUT_INVALID on a negative or non-integer range
  */
 export async function* readObject(
   source: ReadSource,
   manifest: ObjectManifest,
+  range?: ByteRange,
 ): AsyncGenerator<Buffer> {
+  if (range !== undefined) {
+    assertInteger(range.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    assertInteger(range.length, 'length', 0, Number.MAX_SAFE_INTEGER);
+  }
+  const span =
+    range === undefined
+      ? { first: 0, end: manifest.chunks.length, skip: 0 }
+      : chunksOfRange(manifest, range);
+  let remaining = range === undefined ? Number.POSITIVE_INFINITY : range.length;
+  let skip = span.skip;
   const rs = new ReedSolomon(manifest.data, manifest.parity);
   const objectId = Buffer.from(manifest.objectId, 'hex');
   const key = versionKey(
@@ -54,10 +107,14 @@ export async function* readObject(
     p.catch(() => {}); // awaited below; this only stops an early "unhandled rejection"
     return p;
   };
-  let next = manifest.chunks.length > 0 ? fetch(0) : undefined;
-  for (let i = 0; i < manifest.chunks.length; i++) {
-    const fetched = await next!;
-    next = i + 1 < manifest.chunks.length ? fetch(i + 1) : undefined;
+  const ahead = source.prefetch ?? DEFAULT_PREFETCH;
+  assertInteger(ahead, 'prefetch', 1, 16, 'ZSTOR_CONFIG_INVALID');
+  const count = span.end;
+  const queue: Promise<Fetched>[] = [];
+  let requested = span.first;
+  for (let i = span.first; i < count && remaining > 0; i++) {
+    while (requested < count && requested <= i + ahead) queue.push(fetch(requested++));
+    const fetched = await queue.shift()!;
     const record = manifest.chunks[i]!;
     if (fetched.problems.length > 0) source.onDegraded?.(i, fetched.problems);
     const pieces = await openChunk(
@@ -68,7 +125,21 @@ export async function* readObject(
       record.flags,
       record.size,
     );
-    yield* pieces;
+    if (range === undefined) {
+      yield* pieces;
+      continue;
+    }
+    for (const piece of pieces) {
+      if (skip >= piece.length) {
+        skip -= piece.length;
+        continue;
+      }
+      const part = piece.subarray(skip, skip + Math.min(remaining, piece.length - skip));
+      skip = 0;
+      remaining -= part.length;
+      if (part.length > 0) yield part;
+      if (remaining === 0) break;
+    }
   }
 }
 

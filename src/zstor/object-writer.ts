@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fail } from '../core/assert.ts';
+import { assertInteger, fail } from '../core/assert.ts';
 import { asVdcError } from '../core/errors.ts';
 import { type PackedChunk, packChunk, sealChunk, sealedDataShards } from './chunk-seal.ts';
 import { rechunk } from './chunker.ts';
@@ -13,9 +13,19 @@ import { objectKey, shardKey, versionKey } from './zstor-keys.ts';
 
 /*
  * The write half of the pipeline: chunk → seal (compress, encrypt) → erasure-code → one
- * shard per backend. One chunk is sealed and coded while the previous chunk's shards are
- * still being sent, so memory holds about three chunks whatever the object's size.
+ * shard per backend. Chunk k+1 compresses on libuv's thread pool while chunk k is sealed
+ * and coded here, while the shards of up to `inFlight` earlier chunks are on their way
+ * (each backend connection pipelines them). Memory is bounded whatever the object's size:
+ * 3 plaintext chunks (the chunker's ring), inFlight + 1 sealed chunks and inFlight + 2
+ * parity sets; with the defaults (4 MiB, 4+2, inFlight 3) about 3 + 4 + 5 × 0.5 = 9.5
+ * chunks, 38 MiB, plus what the sockets hold of those same buffers (no copies).
  */
+
+const INCOMPRESSIBLE_RUN = 4;
+const PROBE_EVERY = 8;
+
+/** Chunks whose shards may be in flight at once when the caller does not say. */
+export const DEFAULT_IN_FLIGHT = 3;
 
 export interface WriteTarget {
   readonly backends: readonly ShardBackend[];
@@ -30,6 +40,8 @@ export interface WriteTarget {
   readonly dataKey: Buffer;
   /** The shard-name HMAC key (from vdc/zstor-meta/0). */
   readonly nameKey: Buffer;
+  /** Chunks being stored at once (1..16); default DEFAULT_IN_FLIGHT. */
+  readonly inFlight?: number | undefined;
 }
 
 export interface WriteRequest {
@@ -61,14 +73,18 @@ export async function writeObject(
   const plainHash = createHash('sha256');
   const chunks: ChunkRecord[] = [];
   let size = 0;
-  let inFlight: Promise<void> = Promise.resolve();
+  const window = target.inFlight ?? DEFAULT_IN_FLIGHT;
+  assertInteger(window, 'inFlight', 1, 16, 'ZSTOR_CONFIG_INVALID');
+  const inFlight: Promise<void>[] = [];
   let index = 0;
-  // Parity buffers in a ring of 3 sets: the set of chunk k is sent by storeChunk(k), which
-  // handle(k+1) awaits, so it is free again before handle(k+3) (even k+2) encodes into it.
-  // Backends keep no reference to what they were given once a put resolves.
+  // Parity buffers in a ring of window+2 sets: when chunk j is encoded, at most the stores
+  // of chunks j-window..j-1 are pending (handle(j-1) waited for the older ones), so the set
+  // j-window-2 it reuses is free, with one to spare. Backends keep no reference to what they
+  // were given once a put resolves.
+  const ring = window + 2;
   const parityRing: Buffer[][] = [];
   const parityFor = (chunk: number, len: number): Buffer[] => {
-    const at = chunk % 3;
+    const at = chunk % ring;
     let set = parityRing[at];
     if (set === undefined || set[0]?.length !== len) {
       set = Array.from({ length: rs.parity }, () => Buffer.allocUnsafe(len));
@@ -77,7 +93,8 @@ export async function writeObject(
     return set;
   };
   // Three stages overlap: chunk i+1 compresses on the thread pool while chunk i is
-  // encrypted, coded and hashed here, while chunk i-1's shards are on their way.
+  // encrypted, coded and hashed here, while the shards of up to `window` earlier chunks
+  // are on their way.
   const handle = async (chunk: number, plain: Buffer, packed: PackedChunk) => {
     const place = { objectId: request.objectId, version: request.version, chunk };
     const sealed = sealChunk(key, place, packed);
@@ -105,11 +122,21 @@ export async function writeObject(
       shards: encoded.map((s) => ({ backend: null, hash: s.hash.toString('hex') })),
     };
     chunks.push(record);
-    await inFlight;
+    while (inFlight.length >= window) await inFlight.shift();
     const placed = placeChunk(target.backends, rules, chunk, failed);
-    inFlight = storeChunk(target, request, chunk, encoded, placed, record.shards, failed);
-    // Keep an unawaited rejection from being reported as unhandled before the next await.
-    inFlight.catch(() => {});
+    const stored = storeChunk(target, request, chunk, encoded, placed, record.shards, failed);
+    // Keep an unawaited rejection from being reported as unhandled before its turn.
+    stored.catch(() => {});
+    inFlight.push(stored);
+  };
+  // After INCOMPRESSIBLE_RUN chunks in a row that did not compress (encrypted, media or
+  // archive data), only every PROBE_EVERY-th chunk is probed; one that compresses starts
+  // probing every chunk again. The zstd contexts of the probes cost ~1 ms per chunk here.
+  let incompressibleRun = 0;
+  const skipProbe = (chunk: number) =>
+    incompressibleRun >= INCOMPRESSIBLE_RUN && chunk % PROBE_EVERY !== 0;
+  const noteVerdict = (p: PackedChunk) => {
+    incompressibleRun = p.flags === 0 ? incompressibleRun + 1 : 0;
   };
   let pending: { chunk: number; plain: Buffer; packed: Promise<PackedChunk> } | undefined;
   try {
@@ -118,16 +145,17 @@ export async function writeObject(
     for await (const plain of rechunk(source, target.chunkSize, 3)) {
       plainHash.update(plain);
       size += plain.length;
-      const packed = packChunk(plain, target.compressionLevel);
-      packed.catch(() => {}); // awaited in turn below
+      const packed = packChunk(plain, target.compressionLevel, skipProbe(index));
+      packed.then(noteVerdict, () => {}); // awaited in turn below
       const current = { chunk: index++, plain, packed };
       if (pending !== undefined) await handle(pending.chunk, pending.plain, await pending.packed);
       pending = current;
     }
     if (pending !== undefined) await handle(pending.chunk, pending.plain, await pending.packed);
-    await inFlight;
+    while (inFlight.length > 0) await inFlight.shift();
   } catch (err) {
-    await inFlight.catch(() => {});
+    // Let the stores still running finish before the caller reuses anything they hold.
+    await Promise.allSettled(inFlight);
     throw asVdcError(err);
   }
   return {

@@ -17,6 +17,7 @@ import { type ObjectManifest, parseManifest, type ShardRecord } from './object-m
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
 import { encodeShard } from './shard-format.ts';
+import { type HeldLock, WriterLock } from './writer-lock.ts';
 import { shardKey, shardNameKey } from './zstor-keys.ts';
 
 /*
@@ -61,6 +62,20 @@ interface Context {
  */
 export async function repairStore(
   t: MaintenanceTarget,
+  onProgress?: (done: number, total: number) => void,
+): Promise<RepairReport> {
+  // Repair rewrites manifests and the root: it is a writer like put (see writer-lock.ts).
+  const lock = await new WriterLock(t.backends, shardNameKey(t.keys.meta), t.lock).acquire();
+  try {
+    return await repairLocked(t, lock, onProgress);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function repairLocked(
+  t: MaintenanceTarget,
+  lock: HeldLock,
   onProgress?: (done: number, total: number) => void,
 ): Promise<RepairReport> {
   const meta = metadataStoreFor(t);
@@ -141,6 +156,7 @@ export async function repairStore(
     if (f.problem === 'unreachable') ctx.failed.push(`root shard ${f.index}: ${f.detail}`);
   if (rootChanged || rootBad.length > 0) {
     try {
+      await lock.verify();
       generation = (await meta.saveRoot({ ...root, objects })).generation;
       ctx.rewritten += rootBad.length;
       for (const ref of retired) await meta.deleteManifest(ref);

@@ -26,4 +26,10 @@ export interface ShardBackend {
   delete(key: Uint8Array): Promise<boolean>;
   /** @throws VdcError ZSTOR_BACKEND_UNAVAILABLE */
   exists(key: Uint8Array): Promise<boolean>;
+  /**
+   * Every key the backend holds (zdb SCAN), for garbage collection; absent where a backend
+   * cannot list, and gc then skips it.
+   * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE
+   */
+  keys?(): AsyncIterable<Uint8Array>;
 }

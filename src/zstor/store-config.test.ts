@@ -46,6 +46,9 @@ describe('store config', () => {
       farm: 'f1',
     });
     assert.equal(c.backends[1]!.farm, undefined);
+    const tuned = parseStoreConfig(`${GOOD}inFlight: 6\nlockSettleMs: 2000\n`);
+    assert.equal(tuned.options.inFlight, 6);
+    assert.deepEqual(tuned.options.lock, { settleMs: 2000 });
   });
 
   test('each bad field is refused by name', () => {
@@ -62,6 +65,8 @@ describe('store config', () => {
       /'minShards' must be an integer in 5\.\.6/,
     );
     refused(`${GOOD}chunkSize: 12\n`, C, /'chunkSize'/);
+    refused(`${GOOD}inFlight: 0\n`, C, /'inFlight' must be an integer in 1\.\.16/);
+    refused(`${GOOD}lockSettleMs: 1\n`, C, /'lockSettleMs'/);
     refused(`${GOOD}distinctFarms: yes\n`, C, /'distinctFarms' must be true or false/);
     refused(`${GOOD}data: 5\n`, C, /not valid YAML: Map keys must be unique/);
     refused('data: 4\nparity: 2\nbackends: []\n', C, /'backends' must be a non-empty list/);

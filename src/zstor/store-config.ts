@@ -88,7 +88,7 @@ function checkConfig(doc: unknown): StoreConfig {
     doc,
     'config',
     ['data', 'parity', 'backends'],
-    ['chunkSize', 'compressionLevel', 'minShards', 'distinctFarms'],
+    ['chunkSize', 'compressionLevel', 'minShards', 'distinctFarms', 'inFlight', 'lockSettleMs'],
     C,
   );
   assertInteger(doc['data'], 'data', 1, 64, C);
@@ -103,6 +103,12 @@ function checkConfig(doc: unknown): StoreConfig {
   const distinctFarms = doc['distinctFarms'] ?? false;
   if (typeof distinctFarms !== 'boolean')
     fail(C, `'distinctFarms' must be true or false, got ${JSON.stringify(distinctFarms)}`);
+  // Tuning for backends far away: more chunks in flight, a longer writer-lock settle
+  // (a claim must be acknowledged within half of it; see writer-lock.ts).
+  const inFlight = doc['inFlight'];
+  if (inFlight !== undefined) assertInteger(inFlight, 'inFlight', 1, 16, C);
+  const lockSettleMs = doc['lockSettleMs'];
+  if (lockSettleMs !== undefined) assertInteger(lockSettleMs, 'lockSettleMs', 10, 60_000, C);
   const list = doc['backends'];
   if (!Array.isArray(list) || list.length === 0)
     fail(C, `'backends' must be a non-empty list of zdb namespaces`);
@@ -116,6 +122,8 @@ function checkConfig(doc: unknown): StoreConfig {
       compressionLevel,
       minShards,
       distinctFarms,
+      ...(inFlight === undefined ? {} : { inFlight }),
+      ...(lockSettleMs === undefined ? {} : { lock: { settleMs: lockSettleMs } }),
     },
     backends,
   };

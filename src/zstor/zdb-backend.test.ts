@@ -59,6 +59,20 @@ describe('ZdbShardBackend over a real zdb', () => {
     assert.equal(empty, undefined);
   });
 
+  test('lists every key with SCAN, across several replies, without deleted ones', async (t) => {
+    const [z] = await startZdbNodes(t, 1);
+    const b = new ZdbShardBackend(z!.backend);
+    t.after(() => b.close());
+    const keys = Array.from({ length: 300 }, () => randomBytes(32));
+    await Promise.all(keys.map((k) => b.put(k, [k])));
+    await b.delete(keys[7]!);
+    await b.put(keys[8]!, [Buffer.from('rewritten')]);
+    const listed: string[] = [];
+    for await (const k of b.keys()) listed.push(Buffer.from(k).toString('hex'));
+    const expected = keys.filter((_, i) => i !== 7).map((k) => k.toString('hex'));
+    assert.deepEqual(listed.sort(), expected.sort());
+  });
+
   test('proves the password by challenge: it never crosses the wire', async (t) => {
     const [z] = await startZdbNodes(t, 1);
     const proxy = await recordingProxy(t, z!.port);

@@ -141,13 +141,9 @@ export class ZdbShardBackend implements ShardBackend {
   }
 
   async put(key: Uint8Array, parts: readonly Uint8Array[]): Promise<void> {
-    const one = parts[0];
-    const value =
-      parts.length === 1 && one !== undefined
-        ? Buffer.from(one.buffer, one.byteOffset, one.byteLength)
-        : Buffer.concat(parts);
     try {
-      await this.#run('SET', (c) => c.set(Buffer.from(key), value));
+      // The parts go to the socket as they are (no joined copy of the shard).
+      await this.#run('SET', (c) => c.set(Buffer.from(key), parts));
     } catch (err) {
       // e.g. "No space left on this namespace": the shard goes elsewhere, or to repair.
       if (err instanceof VdcError && err.code === 'ZDB_REPLY_ERROR')
@@ -184,6 +180,18 @@ export class ZdbShardBackend implements ShardBackend {
 
   async exists(key: Uint8Array): Promise<boolean> {
     return this.#run('EXISTS', (c) => c.exists(Buffer.from(key)));
+  }
+
+  /** Every key in the namespace, by SCAN (128 per round trip). */
+  async *keys(): AsyncIterable<Uint8Array> {
+    let cursor: Buffer | undefined;
+    for (;;) {
+      const at = cursor;
+      const step = await this.#run('SCAN', (c) => c.scan(at));
+      if (step === null) return;
+      for (const [key] of step.keys) yield key;
+      cursor = step.cursor;
+    }
   }
 
   /** Closes the connection; further calls fail. */

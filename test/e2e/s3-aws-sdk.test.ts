@@ -21,9 +21,12 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { FakeShardBackend } from '../../src/zstor/fake-shard-backend.ts';
+import { attributesName } from '../../src/zstor/s3/s3-names.ts';
 import { startTestS3 } from '../../src/zstor/s3/s3-test-kit.ts';
 import { ZdbShardBackend } from '../../src/zstor/zdb-backend.ts';
 import { startZdbNodes } from '../../src/zstor/zdb-backend-test-kit.ts';
+import { shardKey, shardNameKey } from '../../src/zstor/zstor-keys.ts';
 
 /*
  * The S3 API driven by the real AWS SDK, over a ZstorStore (4+2) on six real zdb servers
@@ -390,3 +393,60 @@ test('presigned GET and PUT URLs work with plain fetch', async (t) => {
   assert.equal(other.status, 403);
   assert.match(await other.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
 });
+
+test('a Range at the end of a multi-chunk object fetches only the last chunk', async (t) => {
+  const backends = Array.from({ length: 6 }, (_, i) => new FakeShardBackend(`b${i}`, `node${i}`));
+  const s3 = await startTestS3(t, { backends, store: { chunkSize: 64 * 1024 } });
+  const c = s3.client();
+  await c.send(new CreateBucketCommand({ Bucket: 'rng' }));
+  const body = randomBytes(10 * 64 * 1024 + 999);
+  await c.send(new PutObjectCommand({ Bucket: 'rng', Key: 'big', Body: body }));
+  const m = await s3.store.manifest('rng/big');
+  const objectId = Buffer.from(m.objectId, 'hex');
+  const nameKey = shardNameKey(Buffer.alloc(32, 2)); // the test kit's meta key
+  const shardsOf = (chunk: number) =>
+    Array.from({ length: 6 }, (_, i) =>
+      shardKey(nameKey, objectId, m.version, chunk, i).toString('hex'),
+    );
+  const bodyShards = new Set(m.chunks.flatMap((_, chunk) => shardsOf(chunk)));
+  for (const b of backends) b.gotKeys.length = 0;
+  const got = await c.send(
+    new GetObjectCommand({ Bucket: 'rng', Key: 'big', Range: `bytes=${body.length - 500}-` }),
+  );
+  assert.deepEqual(await bytesOf(got.Body), body.subarray(body.length - 500));
+  const fetched = backends.flatMap((b) => b.gotKeys).filter((k) => bodyShards.has(k));
+  // the 4 data shards of the last of the 11 chunks, and no shard of any other chunk
+  assert.equal(m.chunks.length, 11);
+  assert.deepEqual(fetched.sort(), shardsOf(10).slice(0, 4).sort());
+});
+
+test('overwriting an object keeps two versions and deletes the older ones with their shards', async (t) => {
+  const backends = Array.from({ length: 6 }, (_, i) => new FakeShardBackend(`b${i}`, `node${i}`));
+  const s3 = await startTestS3(t, { backends, store: { chunkSize: 64 * 1024 } });
+  const c = s3.client();
+  await c.send(new CreateBucketCommand({ Bucket: 'ver' }));
+  const stored = () => backends.reduce((n, b) => n + b.values.size, 0);
+  const bodies = [0, 1, 2, 3, 4].map(() => randomBytes(3 * 64 * 1024));
+  const counts: number[] = [];
+  for (const body of bodies) {
+    await c.send(new PutObjectCommand({ Bucket: 'ver', Key: 'k', Body: body }));
+    counts.push(stored());
+  }
+  const versions = (await s3.store.list('ver/')).map((o) => [o.name, o.version, o.versions]);
+  assert.deepEqual(versions, [['ver/k', 5, 2]]);
+  const attributes = (await s3.store.list('')).find((o) => o.name === attributesName('ver', 'k'));
+  assert.equal(attributes?.versions, 2);
+  // from the third write on, each write deletes as many shards as it adds
+  assert.equal(counts[2], counts[3]);
+  assert.equal(counts[3], counts[4]);
+  const got = await c.send(new GetObjectCommand({ Bucket: 'ver', Key: 'k' }));
+  assert.deepEqual(await bytesOf(got.Body), bodies[4]);
+  assert.deepEqual(await collectBytes(s3.store.get('ver/k', 4)), bodies[3]);
+  await assert.rejects(collectBytes(s3.store.get('ver/k', 3)), /no object named/);
+});
+
+async function collectBytes(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const p of stream) parts.push(p);
+  return Buffer.concat(parts);
+}

@@ -21,6 +21,9 @@ export const ZSTOR_CODES = {
   ZSTOR_CONFIG_INSECURE: 'forbidden',
   ZSTOR_DAMAGE_FOUND: 'unavailable',
   ZSTOR_REPAIR_INCOMPLETE: 'unavailable',
+  // the writer lock (writer-lock.ts): another writer holds it / ours lapsed before commit
+  ZSTOR_LOCKED: 'conflict',
+  ZSTOR_LOCK_LOST: 'conflict',
   // S3 API (src/zstor/s3, docs/zstor.md "S3 API"); each maps to one S3 error code
   S3_ACCESS_DENIED: 'unauthorized',
   S3_AUTH_MALFORMED: 'invalid',

@@ -84,12 +84,17 @@ export async function getObject(
     'content-length': String(end - start + 1),
   };
   if (range) headers['content-range'] = `bytes ${start}-${end}/${head.size}`;
-  const body = objects.body(bucket, key, head);
+  const body = objects.body(
+    bucket,
+    key,
+    head,
+    range ? { offset: start, length: end - start + 1 } : undefined,
+  );
   // Read the first piece before the status goes out, so a failing read is still an S3 error.
   const first = head.size === 0 ? undefined : await body.next();
   const res = ctx.res;
   res.writeHead(range ? 206 : 200, headers);
-  let offset = 0;
+  let offset = start; // the body begins at the range's first byte
   const send = async (piece: Buffer): Promise<boolean> => {
     const from = Math.max(start - offset, 0);
     const to = Math.min(end + 1 - offset, piece.length);

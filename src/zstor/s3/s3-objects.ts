@@ -1,6 +1,7 @@
 import { fail } from '../../core/assert.ts';
 import { VdcError } from '../../core/errors.ts';
 import { parseJson } from '../../core/strict-json.ts';
+import type { ByteRange } from '../object-reader.ts';
 import type { ZstorStore } from '../zstor-store.ts';
 import {
   attributesName,
@@ -52,12 +53,21 @@ function isNotFound(err: unknown): boolean {
   return err instanceof VdcError && err.code === 'ZSTOR_OBJECT_NOT_FOUND';
 }
 
+/**
+ * Versions of an S3 object (and of its attributes) kept when it is overwritten: the new
+ * one and the one before, so a GET that started on the old body is not cut by one
+ * overwrite; older ones are deleted with the write that makes them older.
+ */
+export const DEFAULT_KEEP_VERSIONS = 2;
+
 export class S3Objects {
   readonly store: ZstorStore;
+  readonly #keep: number;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(store: ZstorStore) {
+  constructor(store: ZstorStore, options: { keepVersions?: number | undefined } = {}) {
     this.store = store;
+    this.#keep = options.keepVersions ?? DEFAULT_KEEP_VERSIONS;
   }
 
   /** Runs `fn` after every change queued before it. */
@@ -145,19 +155,24 @@ export class S3Objects {
     checkKey(key);
     return this.serial(async () => {
       await this.requireBucket(bucket);
-      const manifest = await this.store.put(objectName(bucket, key), body);
+      const keep = { keepVersions: this.#keep };
+      const manifest = await this.store.put(objectName(bucket, key), body, keep);
       const { etag } = finish();
-      await this.store.put(attributesName(bucket, key), [
-        Buffer.from(
-          JSON.stringify({
-            format: 1,
-            version: manifest.version,
-            etag,
-            contentType: attrs.contentType,
-            userMeta: attrs.userMeta,
-          }),
-        ),
-      ]);
+      await this.store.put(
+        attributesName(bucket, key),
+        [
+          Buffer.from(
+            JSON.stringify({
+              format: 1,
+              version: manifest.version,
+              etag,
+              contentType: attrs.contentType,
+              userMeta: attrs.userMeta,
+            }),
+          ),
+        ],
+        keep,
+      );
       return {
         etag,
         contentType: attrs.contentType,
@@ -201,9 +216,9 @@ export class S3Objects {
     };
   }
 
-  /** The body of the version `head` describes. */
-  body(bucket: string, key: string, head: ObjectHead): AsyncGenerator<Buffer> {
-    return this.store.get(objectName(bucket, key), head.version);
+  /** The body of the version `head` describes, or `range` of it (only its chunks are read). */
+  body(bucket: string, key: string, head: ObjectHead, range?: ByteRange): AsyncGenerator<Buffer> {
+    return this.store.get(objectName(bucket, key), head.version, undefined, range);
   }
 
   /** Deletes BUCKET/KEY and its attributes; deleting what is not there succeeds, as in S3. */

@@ -28,6 +28,8 @@ export interface S3ServerOptions {
   readonly clock?: Clock;
   readonly limits?: Partial<S3Limits>;
   readonly logger?: Logger;
+  /** Versions kept per object on overwrite (default DEFAULT_KEEP_VERSIONS, 2). */
+  readonly keepVersions?: number;
 }
 
 export interface S3Server {
@@ -45,7 +47,7 @@ export const IDLE_TIMEOUT_MS = 120_000;
 export function s3Listener(
   opts: S3ServerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const objects = new S3Objects(opts.store);
+  const objects = new S3Objects(opts.store, { keepVersions: opts.keepVersions });
   const limits: S3Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const mp = new Multipart(objects, limits.minPartBytes);
   const clock = opts.clock ?? systemClock;
