@@ -4,6 +4,7 @@ import type { CliIo } from './cli-io.ts';
 import { deployCommand } from './deploy-command.ts';
 import { deploymentCommand } from './deployment-command.ts';
 import { farmCommand } from './farm-command.ts';
+import { gatewayCommand } from './gateway-command.ts';
 import { gridCommands } from './grid-command.ts';
 import { idCommand } from './id-command.ts';
 import { ledgerCommand } from './ledger-command.ts';
@@ -12,6 +13,7 @@ import { nodeCommand } from './node-command.ts';
 import { relayCommand } from './relay-command.ts';
 import { s3Command } from './s3-command.ts';
 import { storeCommand } from './store-command.ts';
+import { tunnelCommand } from './tunnel-command.ts';
 import { twinCommand } from './twin-command.ts';
 import { zdbCommand } from './zdb-command.ts';
 
@@ -35,6 +37,8 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(farmCommand(io));
   program.addCommand(nameCommand(io));
   program.addCommand(relayCommand(io));
+  program.addCommand(gatewayCommand(io));
+  program.addCommand(tunnelCommand(io));
   program.addCommand(nodeCommand(io));
   program.addCommand(deployCommand(io));
   program.addCommand(deploymentCommand(io));

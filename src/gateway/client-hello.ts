@@ -37,7 +37,8 @@ export function scanClientHello(buf: Buffer): HelloScan {
   const hs = handshakeBytes(buf);
   if (typeof hs === 'string') return { state: 'invalid', why: hs };
   if (!hs.complete) {
-    if (buf.length > MAX_HELLO_BYTES + 5 * 4) return { state: 'invalid', why: 'the ClientHello is too large' };
+    if (buf.length > MAX_HELLO_BYTES + 5 * 4)
+      return { state: 'invalid', why: 'the ClientHello is too large' };
     return { state: 'more' };
   }
   try {
@@ -85,7 +86,8 @@ function hostName(ext: Buffer): string {
     if (off + len > ext.length) throw new Error('a server name is truncated');
     if (type === 0) {
       const name = ext.subarray(off, off + len).toString('latin1');
-      if (!/^[A-Za-z0-9.-]{1,253}$/.test(name)) throw new Error('the server name is not a DNS name');
+      if (!/^[A-Za-z0-9.-]{1,253}$/.test(name))
+        throw new Error('the server name is not a DNS name');
       return name.toLowerCase();
     }
     off += len;

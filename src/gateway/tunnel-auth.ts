@@ -94,7 +94,8 @@ export function parseTunnelHello(value: unknown): TunnelHello {
   const h = frameObject(value, 'hello');
   const C = 'TUNNEL_FRAME_MALFORMED';
   const allowed = new Set(['v', 'ledger', 'gateway', 'name', 'key', 'node', 'grant', 'sig']);
-  for (const k of Object.keys(h)) if (!allowed.has(k)) fail(C, `the tunnel hello has an unknown field '${k}'`);
+  for (const k of Object.keys(h))
+    if (!allowed.has(k)) fail(C, `the tunnel hello has an unknown field '${k}'`);
   if (h['v'] !== 1) fail(C, `the tunnel hello must have v 1, got ${JSON.stringify(h['v'])}`);
   if (typeof h['ledger'] !== 'string' || h['ledger'].length > 128)
     fail(C, "the tunnel hello's 'ledger' must be the ledger id");
@@ -149,7 +150,14 @@ export function authorizeTunnel(
       `this is gateway ${at.gateway} of ledger ${at.ledger}; the hello was made for gateway ${hello.gateway} of ledger ${hello.ledger}`,
     );
   const key = fromHex(hello.key, 'hello.key', 32, 'TUNNEL_FRAME_MALFORMED');
-  if (!verify(SIGNING_TAGS.tunnel, helloPayload(hello, at.exporter), fromHex(hello.sig, 'hello.sig', 64), key))
+  if (
+    !verify(
+      SIGNING_TAGS.tunnel,
+      helloPayload(hello, at.exporter),
+      fromHex(hello.sig, 'hello.sig', 64),
+      key,
+    )
+  )
     fail(
       'TUNNEL_AUTH_FAILED',
       'the tunnel hello signature does not verify for this TLS session: it was made for another connection (a replay) or by another key',
@@ -182,7 +190,12 @@ export function authorizeTunnel(
       `node ${hello.node} is not listed in the name contract of ${hello.name} (nodes ${JSON.stringify(record.nodes)}): the holder adds it with a name update`,
     );
   const grant = fromHex(hello.grant, 'hello.grant', 64, 'TUNNEL_FRAME_MALFORMED');
-  const terms = grantPayload({ ledger: at.ledger, gateway: at.gateway, name: hello.name, node: hello.node });
+  const terms = grantPayload({
+    ledger: at.ledger,
+    gateway: at.gateway,
+    name: hello.name,
+    node: hello.node,
+  });
   if (!holders.some((h) => verify(SIGNING_TAGS.grant, terms, grant, fromHex(h, 'holder key', 32))))
     fail(
       'TUNNEL_GRANT_INVALID',

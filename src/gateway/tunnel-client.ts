@@ -1,12 +1,19 @@
-import { X509Certificate, createHash } from 'node:crypto';
-import { constants, createServer as createH2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { createHash, X509Certificate } from 'node:crypto';
+import { Agent, type AgentOptions, request as httpRequest } from 'node:http';
+import {
+  constants,
+  createServer as createH2Server,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { fail } from '../core/assert.ts';
-import { asVdcError, VdcError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
+import { asVdcError, VdcError } from '../core/errors.ts';
 import type { Identity } from '../identity/index.ts';
 import type { Projection } from '../ledger/index.ts';
+import { headerObject, responseHeaders } from './forward-headers.ts';
 import { signTunnelHello, TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL } from './tunnel-auth.ts';
 import { frameObject, readFrame, writeFrame } from './tunnel-frame.ts';
 import { TUNNEL_ALPN, TUNNEL_SETTINGS } from './tunnel-server.ts';
@@ -49,11 +56,18 @@ export interface OpenTunnel {
 }
 
 /** Parses HOST:PORT (IPv6 in brackets). @throws VdcError `code` */
-export function parseHostPort(value: string, label: string, code: ErrorCode = 'TUNNEL_TARGET_INVALID'): HostPort {
+export function parseHostPort(
+  value: string,
+  label: string,
+  code: ErrorCode = 'TUNNEL_TARGET_INVALID',
+): HostPort {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : 0;
   if (!m || port < 1 || port > 65535)
-    fail(code, `'${label}' must be HOST:PORT (port 1..65535, IPv6 in brackets), got ${JSON.stringify(value)}`);
+    fail(
+      code,
+      `'${label}' must be HOST:PORT (port 1..65535, IPv6 in brackets), got ${JSON.stringify(value)}`,
+    );
   return { host: (m[1] ?? m[2])!, port };
 }
 
@@ -61,16 +75,76 @@ function gatewayFor(opts: TunnelOptions) {
   const view = opts.view();
   const id = opts.gateway ?? view.name(opts.name)?.gateway;
   if (id === undefined)
-    fail('TUNNEL_NAME_UNKNOWN', `name ${opts.name} is not registered on this ledger: register it on a gateway first`);
+    fail(
+      'TUNNEL_NAME_UNKNOWN',
+      `name ${opts.name} is not registered on this ledger: register it on a gateway first`,
+    );
   const gateway = view.gateway(id);
   if (!gateway) fail('GATEWAY_UNKNOWN', `gateway ${id} is not registered on this ledger`);
   return gateway;
 }
 
-function serveStream(stream: ServerHttp2Stream, headers: Record<string, unknown>, to: HostPort): void {
+/** An HTTP request from the gateway (http mode): forwarded to the target over a kept-alive connection. */
+function forwardRequest(
+  stream: ServerHttp2Stream,
+  raw: string[],
+  to: HostPort,
+  agent: Agent,
+): void {
+  const headers: string[] = [];
+  let method = 'GET';
+  let path = '/';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (name === ':method') method = value;
+    else if (name === ':path') path = value;
+    else if (name === ':authority') headers.push('host', value);
+    else if (!name.startsWith(':')) headers.push(name, value);
+  }
+  const req = httpRequest({
+    host: to.host,
+    port: to.port,
+    method,
+    path,
+    headers: headers as unknown as Record<string, string>,
+    agent,
+  });
+  req.on('error', () => {
+    if (!stream.headersSent && !stream.destroyed)
+      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
+    else stream.destroy();
+  });
+  let complete = false;
+  req.on('response', (res) => {
+    res.once('end', () => {
+      complete = true;
+    });
+    if (stream.destroyed) return void res.destroy();
+    stream.respond({
+      [constants.HTTP2_HEADER_STATUS]: res.statusCode ?? 502,
+      ...headerObject(responseHeaders(res.rawHeaders)),
+    });
+    res.pipe(stream);
+    res.on('error', () => stream.destroy());
+  });
+  stream.pipe(req);
+  stream.on('close', () => {
+    // A stream reset by the gateway (client gone) frees the backend connection too.
+    if (!complete) req.destroy();
+  });
+}
+
+function serveStream(
+  stream: ServerHttp2Stream,
+  headers: Record<string, unknown>,
+  raw: string[],
+  to: HostPort,
+  agent: Agent,
+): void {
   stream.on('error', () => {});
   if (headers[constants.HTTP2_HEADER_METHOD] !== 'CONNECT') {
-    stream.respond({ [constants.HTTP2_HEADER_STATUS]: 405 }, { endStream: true });
+    forwardRequest(stream, raw, to, agent);
     return;
   }
   const sock = netConnect(to);
@@ -82,7 +156,8 @@ function serveStream(stream: ServerHttp2Stream, headers: Record<string, unknown>
     sock.pipe(stream);
   });
   sock.on('error', () => {
-    if (!stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
+    if (!stream.headersSent)
+      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
     else stream.close(constants.NGHTTP2_CONNECT_ERROR);
   });
   sock.on('close', () => {
@@ -98,7 +173,9 @@ function serveStream(stream: ServerHttp2Stream, headers: Record<string, unknown>
  */
 export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   const gateway = gatewayFor(opts);
-  const addr = opts.address ?? parseHostPort(gateway.tunnelAddress, `gateway ${gateway.id} tunnelAddress`, 'GATEWAY_UNKNOWN');
+  const addr =
+    opts.address ??
+    parseHostPort(gateway.tunnelAddress, `gateway ${gateway.id} tunnelAddress`, 'GATEWAY_UNKNOWN');
   const handshakeMs = opts.handshakeMs ?? 10_000;
   const socket: TLSSocket = await new Promise((resolve, reject) => {
     const s = tlsConnect({
@@ -114,22 +191,35 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
     s.once('secureConnect', () => resolve(s));
     s.once('timeout', () => s.destroy(new Error(`no TLS handshake within ${handshakeMs} ms`)));
     s.once('error', (cause) =>
-      reject(new VdcError('TUNNEL_UNAVAILABLE', `cannot reach gateway ${gateway.id} at ${addr.host}:${addr.port}: ${cause.message}`, { cause })),
+      reject(
+        new VdcError(
+          'TUNNEL_UNAVAILABLE',
+          `cannot reach gateway ${gateway.id} at ${addr.host}:${addr.port}: ${cause.message}`,
+          { cause },
+        ),
+      ),
     );
   });
   socket.setTimeout(0);
+  socket.setNoDelay(true);
   try {
     const peer = socket.getPeerCertificate(false);
     const spki = peer?.raw
-      ? createHash('sha256').update(new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' })).digest('hex')
+      ? createHash('sha256')
+          .update(new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' }))
+          .digest('hex')
       : '';
     if (spki !== gateway.tunnelSpkiSha256)
       fail(
         'TUNNEL_PIN_MISMATCH',
         `the gateway at ${addr.host}:${addr.port} presented key ${spki.slice(0, 16) || 'none'}…, but the ledger pins ${gateway.tunnelSpkiSha256.slice(0, 16)}… for gateway ${gateway.id}: it is not that gateway`,
       );
-    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL, Buffer.alloc(0));
-    writeFrame(
+    const exporter = socket.exportKeyingMaterial(
+      TUNNEL_EXPORTER_BYTES,
+      TUNNEL_EXPORTER_LABEL,
+      Buffer.alloc(0),
+    );
+    await writeFrame(
       socket,
       signTunnelHello(
         opts.identity,
@@ -156,14 +246,24 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
     throw asVdcError(err);
   }
   const server = createH2Server({ settings: TUNNEL_SETTINGS });
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, noDelay: true } as AgentOptions);
   const session: ServerHttp2Session = await new Promise((resolve) => {
     server.once('session', resolve);
-    server.on('stream', (stream, headers) => serveStream(stream, headers, opts.to));
+    // 'stream' passes the raw header list as a fourth argument (node docs); the types omit it.
+    server.on('stream', ((
+      stream: ServerHttp2Stream,
+      headers: Record<string, unknown>,
+      _f: number,
+      raw: string[],
+    ) => serveStream(stream, headers, raw, opts.to, agent)) as never);
     server.emit('connection', socket);
   });
   session.on('error', () => {});
   const closed = new Promise<void>((resolve) => {
-    socket.once('close', () => resolve());
+    socket.once('close', () => {
+      agent.destroy();
+      resolve();
+    });
   });
   return {
     closed,

@@ -11,11 +11,17 @@ import { parseJson } from '../core/strict-json.ts';
 
 export const MAX_FRAME_BYTES = 8192;
 
-export function writeFrame(socket: Duplex, value: unknown): void {
+/**
+ * Writes one frame; resolves once it is handed to the kernel. HTTP/2 must not take the
+ * socket over while a write of ours is still queued on it (node asserts on that).
+ */
+export function writeFrame(socket: Duplex, value: unknown): Promise<void> {
   const body = Buffer.from(JSON.stringify(value), 'utf8');
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
-  socket.write(Buffer.concat([head, body]));
+  return new Promise((resolve) => {
+    socket.write(Buffer.concat([head, body]), () => resolve());
+  });
 }
 
 /**

@@ -60,6 +60,7 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
     minVersion: 'TLSv1.3',
     ALPNProtocols: [TUNNEL_ALPN],
     handshakeTimeout: handshakeMs,
+    noDelay: true,
   });
   server.on('tlsClientError', () => {}); // a failed TLS handshake is the client's problem
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -67,13 +68,16 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
     pending++;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
+    // Many small frames from many streams: Nagle's delay would add up to 40 ms per exchange.
+    socket.setNoDelay(true);
     void handshake(socket)
       .catch((err) => {
         const e = asVdcError(err);
         log.log('warn', 'tunnel refused', { remote, code: e.code, err: e.message });
         if (!socket.destroyed && socket.writable) {
-          writeFrame(socket, { ok: false, code: e.code, message: e.message });
-          socket.end();
+          void writeFrame(socket, { ok: false, code: e.code, message: e.message }).then(() =>
+            socket.end(),
+          );
         }
         setTimeout(() => socket.destroy(), 1000).unref();
       })
@@ -83,14 +87,18 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
   async function handshake(socket: TLSSocket): Promise<void> {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const hello = parseTunnelHello(await readFrame(socket, handshakeMs));
-    const exporter = socket.exportKeyingMaterial(TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL, Buffer.alloc(0));
+    const exporter = socket.exportKeyingMaterial(
+      TUNNEL_EXPORTER_BYTES,
+      TUNNEL_EXPORTER_LABEL,
+      Buffer.alloc(0),
+    );
     const authority = authorizeTunnel(opts.view(), hello, {
       ledger: opts.ledger,
       gateway: opts.gateway,
       exporter,
       now: now(),
     });
-    writeFrame(socket, { ok: true });
+    await writeFrame(socket, { ok: true });
     const session = h2connect(`http://${hello.name}`, {
       createConnection: () => socket,
       settings: TUNNEL_SETTINGS,

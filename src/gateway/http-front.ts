@@ -1,0 +1,268 @@
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import { type ClientHttp2Stream, constants } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { asVdcError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { NameRecord } from '../ledger/index.ts';
+import type { BackendPool } from './backend-pool.ts';
+import { headerObject, requestHeaders } from './forward-headers.ts';
+import { addressAllowed, clientAddress, DEFAULTS, type RateLimiter } from './name-policy.ts';
+
+/*
+ * The public HTTP listener (names in `http` mode): routes by Host, enforces the name's
+ * rules, and forwards each request as HTTP/1.1 over its own tunnel stream. Node's parser
+ * (llhttp, strict) already refuses most smuggling shapes; the checks below repeat the ones
+ * that matter so a later parser change cannot quietly let them through, and every refusal
+ * is a clean status with `Connection: close`.
+ */
+
+export interface HttpFrontOptions {
+  host: string;
+  port: number;
+  domain: string;
+  /** the name contract if NAME is served here now */
+  lookup: (name: string) => NameRecord | undefined;
+  pool: BackendPool;
+  limiter: RateLimiter;
+  logger: Logger;
+  /** time to receive a request's headers (slowloris), ms */
+  headersTimeoutMs?: number;
+  /** how often node checks header and request timeouts, ms */
+  checkIntervalMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+/** The server-wide header cap: the largest a name may allow; each name's own cap is checked per request. */
+const SERVER_MAX_HEADER = 65_536;
+
+export function nameOfHost(host: string | undefined, domain: string): string | undefined {
+  if (!host) return undefined;
+  const m = /^([a-z0-9.-]+?)\.?(?::[0-9]{1,5})?$/i.exec(host);
+  if (!m) return undefined;
+  const full = m[1]!.toLowerCase();
+  if (!full.endsWith(`.${domain}`)) return undefined;
+  const label = full.slice(0, -domain.length - 1);
+  return /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label) ? label : undefined;
+}
+
+function refuse(
+  res: ServerResponse,
+  status: number,
+  why: string,
+  extra: Record<string, string> = {},
+): void {
+  if (res.headersSent) return void res.destroy();
+  const body = `${status} ${STATUS_CODES[status]}: ${why}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+    ...extra,
+  });
+  res.end(body);
+}
+
+function rawSocketRefuse(socket: Duplex, status: number): void {
+  if (socket.writable)
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  socket.destroy();
+}
+
+/** Header bytes as they came: request line and every `name: value\r\n`. */
+function headerBytes(req: IncomingMessage): number {
+  let n = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    n += req.rawHeaders[i]!.length + req.rawHeaders[i + 1]!.length + 4;
+  return n;
+}
+
+type Verdict =
+  | { record: NameRecord; ip: string }
+  | { status: number; why: string; extra?: Record<string, string> };
+
+export function startHttpFront(
+  opts: HttpFrontOptions,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const log = opts.logger;
+
+  function check(req: IncomingMessage): Verdict {
+    const name = nameOfHost(req.headers.host, opts.domain);
+    const record = name === undefined ? undefined : opts.lookup(name);
+    if (record?.mode !== 'http') return { status: 404, why: 'no such name on this gateway' };
+    const ip = clientAddress(req.socket.remoteAddress);
+    if (!addressAllowed(record, ip))
+      return { status: 403, why: 'your address may not reach this name' };
+    const raw = req.rawHeaders;
+    let lengths = 0;
+    for (let i = 0; i < raw.length; i += 2) {
+      const h = raw[i]!.toLowerCase();
+      if (h === 'content-length') lengths++;
+      if (
+        h === 'host' &&
+        i > 0 &&
+        raw.slice(0, i).some((x, j) => j % 2 === 0 && x.toLowerCase() === 'host')
+      )
+        return { status: 400, why: 'more than one Host header' };
+    }
+    if (lengths > 1) return { status: 400, why: 'more than one Content-Length' };
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && (lengths > 0 || te.toLowerCase() !== 'chunked'))
+      return {
+        status: 400,
+        why: 'Transfer-Encoding must be exactly chunked and never with Content-Length',
+      };
+    if (!req.url?.startsWith('/'))
+      return { status: 400, why: 'only origin-form request targets are forwarded' };
+    const rules = record.rules;
+    if (headerBytes(req) > (rules.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes))
+      return { status: 431, why: 'request headers too large' };
+    if (rules.methods && !rules.methods.includes(req.method ?? ''))
+      return { status: 405, why: 'method not allowed', extra: { allow: rules.methods.join(', ') } };
+    const path = req.url.split('?')[0]!;
+    if (rules.pathPrefixes && !rules.pathPrefixes.some((p) => path.startsWith(p)))
+      return { status: 403, why: 'path not allowed' };
+    const maxBody = rules.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) > maxBody)
+      return { status: 413, why: 'body too large' };
+    const wait = opts.limiter.take(record, ip);
+    if (wait > 0) return { status: 429, why: 'rate limit', extra: { 'retry-after': String(wait) } };
+    return { record, ip };
+  }
+
+  const server = createServer({
+    maxHeaderSize: SERVER_MAX_HEADER,
+    headersTimeout: opts.headersTimeoutMs ?? 10_000,
+    requestTimeout: 0, // per name, below
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+    connectionsCheckingInterval: opts.checkIntervalMs ?? 1_000,
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+  });
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    rawSocketRefuse(socket, status);
+  });
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const v = check(req);
+    if ('status' in v) return refuse(res, v.status, v.why, v.extra);
+    const { record, ip } = v;
+    const host = req.headers.host!;
+    const rules = record.rules;
+    if (rules.timeouts?.idleMs)
+      req.socket.setTimeout(rules.timeouts.idleMs, () => req.socket.destroy());
+    const deadline = setTimeout(() => {
+      if (!res.headersSent) refuse(res, 504, 'the backend did not answer in time');
+      else res.destroy();
+    }, rules.timeouts?.requestMs ?? DEFAULTS.requestMs);
+    res.once('close', () => clearTimeout(deadline));
+    const maxBody = rules.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+    // Host travels as :authority; every other end-to-end header as is (names lowercased).
+    const forwarded = requestHeaders(req.rawHeaders, ip, host, 'http').filter((_, i, all) =>
+      i % 2 === 0 ? all[i]!.toLowerCase() !== 'host' : all[i - 1]!.toLowerCase() !== 'host',
+    );
+    let upstream: ClientHttp2Stream;
+    try {
+      upstream = opts.pool.request(record.name, {
+        ...headerObject(forwarded),
+        [constants.HTTP2_HEADER_METHOD]: req.method!,
+        [constants.HTTP2_HEADER_PATH]: req.url!,
+        [constants.HTTP2_HEADER_AUTHORITY]: host,
+        [constants.HTTP2_HEADER_SCHEME]: 'http',
+      });
+    } catch (err) {
+      return refuse(
+        res,
+        502,
+        asVdcError(err).code === 'TUNNEL_UNAVAILABLE'
+          ? 'no backend is connected'
+          : 'the backend failed',
+      );
+    }
+    upstream.on('error', (err) => {
+      log.log('warn', 'forward failed', { name: record.name, err: err.message });
+      refuse(res, 502, 'the backend failed');
+    });
+    upstream.on('response', (headers) => {
+      const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(headers))
+        if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
+      res.writeHead(status, out);
+      upstream.pipe(res);
+    });
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBody) {
+        req.unpipe(upstream);
+        upstream.close(constants.NGHTTP2_CANCEL);
+        refuse(res, 413, 'body too large');
+        req.socket.destroy();
+      }
+    });
+    req.pipe(upstream);
+    res.on('close', () => {
+      if (!res.writableFinished && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
+    });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const v = check(req);
+    if ('status' in v) return rawSocketRefuse(socket, v.status);
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || req.method !== 'GET')
+      return rawSocketRefuse(socket, 400);
+    const { record, ip } = v;
+    if (record.rules.timeouts?.idleMs)
+      socket.setTimeout(record.rules.timeouts.idleMs, () => socket.destroy());
+    socket.on('error', () => {});
+    const headers = requestHeaders(req.rawHeaders, ip, req.headers.host!, 'http', ['upgrade']);
+    let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    text += 'Connection: Upgrade\r\n\r\n';
+    opts.pool.open(record.name).then(
+      (stream) => {
+        if (socket.destroyed) return void stream.destroy();
+        stream.on('error', () => socket.destroy());
+        stream.write(text);
+        if (head.length > 0) stream.write(head);
+        stream.pipe(socket);
+        socket.pipe(stream);
+        socket.on('close', () => stream.destroy());
+        stream.on('close', () => socket.destroy());
+      },
+      () => rawSocketRefuse(socket, 502),
+    );
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () =>
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      }),
+    );
+  });
+}

@@ -1,0 +1,18 @@
+/**
+ * Public surface of src/gateway: the web gateway (`vdc gateway serve`) and the tunnel
+ * client library (`vdc tunnel`, and the node agent's `gateway` workload kind).
+ */
+
+export { ensureGatewayRegistered, type RunningGateway, startGateway } from './gateway-server.ts';
+export { signTunnelGrant, signTunnelHello, type TunnelGrantTerms } from './tunnel-auth.ts';
+export { certSpkiSha256, loadOrCreateTunnelCert, type TunnelCert } from './tunnel-cert.ts';
+export {
+  type HostPort,
+  isPermanentRefusal,
+  type OpenTunnel,
+  openTunnel,
+  parseHostPort,
+  type RunningTunnel,
+  startTunnel,
+  type TunnelOptions,
+} from './tunnel-client.ts';

@@ -1,0 +1,95 @@
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../core/log.ts';
+import type { NameRecord } from '../ledger/index.ts';
+import type { BackendPool } from './backend-pool.ts';
+import { scanClientHello } from './client-hello.ts';
+import { addressAllowed, clientAddress, DEFAULTS, type RateLimiter } from './name-policy.ts';
+
+/*
+ * The public TLS listener (names in `tls-passthrough` mode): reads the ClientHello's server
+ * name without terminating TLS, and pipes the connection — the ClientHello included — over
+ * a tunnel stream to the backend, which holds the name's certificate. An unknown name, a
+ * name in http mode, a refused address or a malformed hello: the connection is closed and
+ * nothing is forwarded.
+ */
+
+export interface TlsFrontOptions {
+  host: string;
+  port: number;
+  domain: string;
+  lookup: (name: string) => NameRecord | undefined;
+  pool: BackendPool;
+  limiter: RateLimiter;
+  logger: Logger;
+  /** time for the ClientHello before a name's own connectMs applies */
+  helloTimeoutMs?: number;
+}
+
+export function startTlsFront(
+  opts: TlsFrontOptions,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const ip = clientAddress(socket.remoteAddress);
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), opts.helloTimeoutMs ?? DEFAULTS.connectMs);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const scan = scanClientHello(buf);
+      if (scan.state === 'more') return;
+      socket.off('data', onData);
+      socket.pause();
+      clearTimeout(timer);
+      if (scan.state === 'invalid') return void socket.destroy();
+      const label = scan.serverName?.endsWith(`.${opts.domain}`)
+        ? scan.serverName.slice(0, -opts.domain.length - 1)
+        : undefined;
+      const record = label === undefined || label.includes('.') ? undefined : opts.lookup(label);
+      if (record?.mode !== 'tls-passthrough') return void socket.destroy();
+      if (!addressAllowed(record, ip) || opts.limiter.take(record, ip) > 0)
+        return void socket.destroy();
+      const idle = record.rules.timeouts?.idleMs ?? DEFAULTS.idleMs;
+      socket.setTimeout(idle, () => socket.destroy());
+      const connectTimer = setTimeout(
+        () => socket.destroy(),
+        record.rules.timeouts?.connectMs ?? DEFAULTS.connectMs,
+      );
+      opts.pool.open(record.name).then(
+        (stream) => {
+          clearTimeout(connectTimer);
+          if (socket.destroyed) return void stream.destroy();
+          stream.on('error', () => socket.destroy());
+          stream.write(buf);
+          stream.pipe(socket);
+          socket.pipe(stream);
+          socket.resume();
+          socket.on('close', () => stream.destroy());
+          stream.on('close', () => socket.destroy());
+        },
+        (err: Error) => {
+          clearTimeout(connectTimer);
+          opts.logger.log('warn', 'passthrough failed', { name: record.name, err: err.message });
+          socket.destroy();
+        },
+      );
+    };
+    socket.on('data', onData);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () =>
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      }),
+    );
+  });
+}

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { startEchoBackend } from '../../src/gateway/gateway-test-kit.ts';
+import { startTestLedger, tempDir } from '../support/ledger-fixture.ts';
+import { requireCommand } from '../support/requirements.ts';
+import { runVdc, VDC_BIN } from '../support/run-vdc.ts';
+
+const PASS = 'gateway cli passphrase';
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A long-running vdc process; stopped (by its own pid) after the test. */
+function daemon(
+  t: { after: (fn: () => unknown) => void },
+  args: string[],
+  env: Record<string, string>,
+) {
+  const child: ChildProcess = spawn(VDC_BIN, args, {
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: process.env['HOME'] ?? '/root',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+/** The --json document once it is all printed. */
+function printed<V>(out: string): V | undefined {
+  try {
+    return JSON.parse(out) as V;
+  } catch {
+    return undefined;
+  }
+}
+
+async function until<V>(
+  what: string,
+  probe: () => V | undefined | Promise<V | undefined>,
+  ms = 20_000,
+): Promise<V> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel exits non-zero', async (t) => {
+  if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
+  const ledger = await startTestLedger(t, tempDir(t));
+  const home = (name: string) => ({
+    VDC_HOME: tempDir(t, `vdc-${name}-`),
+    VDC_PASSPHRASE: PASS,
+    VDC_LEDGER: ledger.url,
+  });
+  const op = home('op');
+  const user = home('user');
+  const stranger = home('stranger');
+  for (const env of [op, user, stranger]) {
+    assert.equal((await runVdc(['id', 'new'], { env })).code, 0);
+    assert.equal((await runVdc(['twin', 'register'], { env })).code, 0);
+  }
+  assert.equal((await runVdc(['farm', 'create', 'edge'], { env: op })).code, 0);
+  const tunnelPort = await freePort();
+  const gw = daemon(
+    t,
+    [
+      'gateway',
+      'serve',
+      '--domain',
+      'gw.test',
+      '--http',
+      '127.0.0.1:0',
+      '--https',
+      '127.0.0.1:0',
+      '--tunnel',
+      `127.0.0.1:${tunnelPort}`,
+      '--key',
+      join(op.VDC_HOME, 'gateway', 'tunnel.key'),
+      '--json',
+    ],
+    op,
+  );
+  const info = await until('the gateway', () => {
+    return printed<{ gateway: number; http: string; registered: boolean }>(gw.out());
+  });
+  assert.equal(info.registered, true);
+  const reg = await runVdc(['name', 'register', 'app', '--gateway', 'gw.test', '--mode', 'http'], {
+    env: user,
+  });
+  assert.equal(reg.code, 0, reg.stderr);
+  const backend = await startEchoBackend(t);
+  daemon(t, ['tunnel', '--name', 'app', '--to', `127.0.0.1:${backend.port}`], user);
+  const httpPort = info.http.split(':')[1]!;
+  const host = 'app.gw.test';
+  const body = await until('a response through the tunnel', async () => {
+    const { stdout } = await run('curl', [
+      '-s',
+      '--resolve',
+      `${host}:${httpPort}:127.0.0.1`,
+      `http://${host}:${httpPort}/hi`,
+    ]).catch(() => ({ stdout: '' }));
+    return stdout.startsWith('{') ? stdout : undefined;
+  });
+  assert.equal((JSON.parse(body) as { url: string }).url, '/hi');
+  const bad = daemon(t, ['tunnel', '--name', 'app', '--to', `127.0.0.1:${backend.port}`], stranger);
+  assert.equal(await bad.exited, 5, bad.err());
+  assert.match(bad.err(), /TUNNEL_NOT_NAME_OWNER/);
+  // A restarted gateway finds its registration instead of registering again.
+  gw.child.kill('SIGTERM');
+  assert.equal(await gw.exited, 0, gw.err());
+  const again = daemon(
+    t,
+    [
+      'gateway',
+      'serve',
+      '--domain',
+      'gw.test',
+      '--http',
+      '127.0.0.1:0',
+      '--https',
+      '127.0.0.1:0',
+      '--tunnel',
+      `127.0.0.1:${tunnelPort}`,
+      '--key',
+      join(op.VDC_HOME, 'gateway', 'tunnel.key'),
+      '--json',
+    ],
+    op,
+  );
+  const info2 = await until('the gateway again', () => {
+    return printed<{ gateway: number; registered: boolean; keyCreated: boolean }>(again.out());
+  });
+  assert.deepEqual(
+    [info2.gateway, info2.registered, info2.keyCreated],
+    [info.gateway, false, false],
+  );
+});

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import {
+  DOMAIN,
+  type GatewayGrid,
+  startEchoBackend,
+  startGatewayGrid,
+} from '../../src/gateway/gateway-test-kit.ts';
+import { openTunnel, signTunnelGrant } from '../../src/gateway/index.ts';
+import {
+  signTunnelHello,
+  TUNNEL_EXPORTER_BYTES,
+  TUNNEL_EXPORTER_LABEL,
+} from '../../src/gateway/tunnel-auth.ts';
+import { loadOrCreateTunnelCert } from '../../src/gateway/tunnel-cert.ts';
+import { readFrame, writeFrame } from '../../src/gateway/tunnel-frame.ts';
+import { TUNNEL_ALPN } from '../../src/gateway/tunnel-server.ts';
+import { Identity } from '../../src/identity/index.ts';
+import { hasCode, waitFor } from '../support/node-fixture.ts';
+
+/*
+ * P4: only the name's holder (or a node it lists, with its grant) can put a backend behind
+ * a name, and only at the gateway the ledger pins. Each refusal is checked by its code and
+ * by the gateway holding no tunnel for the name afterwards.
+ */
+
+async function httpStatus(g: GatewayGrid, name: string): Promise<number> {
+  return new Promise((resolve) => {
+    const r = request(
+      { port: g.gateway.httpPort, host: '127.0.0.1', headers: { host: `${name}.${DOMAIN}` } },
+      (s) => {
+        s.resume();
+        resolve(s.statusCode ?? 0);
+      },
+    );
+    r.on('error', () => resolve(0));
+    r.end();
+  });
+}
+
+test('a twin that does not hold the name cannot open a tunnel for it', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await g.registerName(g.user, 'mine', 'http');
+  const stranger = await g.newParty();
+  await g.sync();
+  const run = g.tunnel(stranger, 'mine', backend.port);
+  await assert.rejects(run.done, hasCode('TUNNEL_NOT_NAME_OWNER'));
+  assert.equal(run.connects, 0);
+  assert.equal(g.gateway.pool.count('mine'), 0);
+  assert.equal(await httpStatus(g, 'mine'), 502, 'no backend: nothing was attached');
+});
+
+test('a tunnel for a name not on this gateway is refused', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await assert.rejects(
+    openTunnel({
+      view: () => g.user.client.follower.view,
+      ledger: g.user.client.follower.ledger,
+      identity: g.user.identity,
+      name: 'ghost',
+      gateway: g.gatewayId,
+      to: { host: '127.0.0.1', port: backend.port },
+    }),
+    hasCode('TUNNEL_NAME_UNKNOWN'),
+  );
+  assert.equal(g.gateway.pool.count('ghost'), 0);
+});
+
+test('a released name stops being served within seconds and its tunnel is closed', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await g.registerName(g.user, 'brief', 'http');
+  const run = g.tunnel(g.user, 'brief', backend.port);
+  await waitFor('the tunnel', () => g.gateway.pool.count('brief') === 1);
+  assert.equal(await httpStatus(g, 'brief'), 200);
+  await g.user.client.submit(g.user.identity, 'name.release', { name: 'brief' });
+  // No sync of the gateway here: it learns of the release from the ledger by itself.
+  await waitFor('the name to stop', async () => (await httpStatus(g, 'brief')) === 404, 10_000);
+  await waitFor('the tunnel to close', () => g.gateway.pool.count('brief') === 0, 10_000);
+  await assert.rejects(run.done, hasCode('TUNNEL_NAME_UNKNOWN'));
+});
+
+test('a node tunnel: listed with the grant works; without a grant or not listed it is refused', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  const node = await g.newNode();
+  const other = await g.newNode();
+  await g.registerName(g.user, 'svc', 'http', {}, [node.id]);
+  await g.sync();
+  const ledger = g.user.client.follower.ledger;
+  const terms = { ledger, gateway: g.gatewayId, name: 'svc' };
+  const forged = signTunnelGrant(node.identity, { ...terms, node: node.id });
+  const bad = g.tunnel(node.identity, 'svc', backend.port, { node: node.id, grant: forged });
+  await assert.rejects(bad.done, hasCode('TUNNEL_GRANT_INVALID'));
+  const otherGrant = signTunnelGrant(g.user.identity, { ...terms, node: other.id });
+  const unlisted = g.tunnel(other.identity, 'svc', backend.port, {
+    node: other.id,
+    grant: otherGrant,
+  });
+  await assert.rejects(unlisted.done, hasCode('TUNNEL_NODE_NOT_LISTED'));
+  // A grant for one node does not serve another, even a listed one's key with the wrong id.
+  const grant = signTunnelGrant(g.user.identity, { ...terms, node: node.id });
+  const stolen = g.tunnel(other.identity, 'svc', backend.port, { node: node.id, grant });
+  await assert.rejects(stolen.done, hasCode('TUNNEL_AUTH_FAILED'));
+  assert.equal(g.gateway.pool.count('svc'), 0);
+  const good = g.tunnel(node.identity, 'svc', backend.port, { node: node.id, grant });
+  await waitFor('the node tunnel', () => g.gateway.pool.count('svc') === 1);
+  await waitFor('the node to see it open', () => good.connects === 1);
+  assert.equal(await httpStatus(g, 'svc'), 200);
+  // Dropping the node from the contract closes its tunnel.
+  await g.registerName(g.user, 'svc', 'http', {}, []);
+  await waitFor('the node tunnel to close', () => g.gateway.pool.count('svc') === 0, 10_000);
+  await assert.rejects(good.done, hasCode('TUNNEL_NODE_NOT_LISTED'));
+});
+
+function tunnelTls(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({
+      port,
+      host: '127.0.0.1',
+      rejectUnauthorized: false,
+      ALPNProtocols: [TUNNEL_ALPN],
+    });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+test('a captured tunnel hello cannot be replayed on another connection', async (t) => {
+  const g = await startGatewayGrid(t);
+  await g.registerName(g.user, 'once', 'http');
+  const ledger = g.user.client.follower.ledger;
+  const first = await tunnelTls(g.gateway.tunnelPort);
+  const exporter = first.exportKeyingMaterial(
+    TUNNEL_EXPORTER_BYTES,
+    TUNNEL_EXPORTER_LABEL,
+    Buffer.alloc(0),
+  );
+  const hello = signTunnelHello(
+    g.user.identity,
+    { ledger, gateway: g.gatewayId, name: 'once' },
+    exporter,
+  );
+  await writeFrame(first, hello);
+  assert.deepEqual(
+    await readFrame(first, 5000),
+    { ok: true },
+    'the hello is good on its own connection',
+  );
+  await waitFor('the tunnel', () => g.gateway.pool.count('once') === 1);
+  first.destroy();
+  await waitFor('the tunnel to drop', () => g.gateway.pool.count('once') === 0);
+  const second = await tunnelTls(g.gateway.tunnelPort);
+  await writeFrame(second, hello);
+  const answer = (await readFrame(second, 5000)) as { ok: boolean; code: string };
+  second.destroy();
+  assert.equal(answer.ok, false);
+  assert.equal(answer.code, 'TUNNEL_AUTH_FAILED');
+  assert.equal(g.gateway.pool.count('once'), 0);
+});
+
+test('a backend refuses a gateway whose key is not the one the ledger pins, before sending anything', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await g.registerName(g.user, 'pinned', 'http');
+  const impostor = loadOrCreateTunnelCert(join(g.dir, 'fake.key'), join(g.dir, 'fake.crt'), DOMAIN);
+  let received = 0;
+  const fake = createTlsServer(
+    { key: impostor.key, cert: impostor.cert, ALPNProtocols: [TUNNEL_ALPN] },
+    (s) => {
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      s.on('error', () => {});
+    },
+  );
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  t.after(() => fake.close());
+  await assert.rejects(
+    openTunnel({
+      view: () => g.user.client.follower.view,
+      ledger: g.user.client.follower.ledger,
+      identity: g.user.identity,
+      name: 'pinned',
+      address: { host: '127.0.0.1', port: (fake.address() as AddressInfo).port },
+      to: { host: '127.0.0.1', port: backend.port },
+    }),
+    hasCode('TUNNEL_PIN_MISMATCH'),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received, 0, 'no hello reached the impostor');
+  assert.equal(g.gateway.pool.count('pinned'), 0);
+});
+
+test('a hello signed by a key the ledger does not know is refused', async (t) => {
+  const g = await startGatewayGrid(t);
+  await g.registerName(g.user, 'keyed', 'http');
+  const s = await tunnelTls(g.gateway.tunnelPort);
+  const exporter = s.exportKeyingMaterial(
+    TUNNEL_EXPORTER_BYTES,
+    TUNNEL_EXPORTER_LABEL,
+    Buffer.alloc(0),
+  );
+  const nobody = Identity.fromSeed(randomBytes(64));
+  const hello = signTunnelHello(
+    nobody,
+    { ledger: g.user.client.follower.ledger, gateway: g.gatewayId, name: 'keyed' },
+    exporter,
+  );
+  await writeFrame(s, hello);
+  const answer = (await readFrame(s, 5000)) as { ok: boolean; code: string };
+  s.destroy();
+  assert.deepEqual([answer.ok, answer.code], [false, 'TUNNEL_NOT_NAME_OWNER']);
+  assert.equal(g.gateway.pool.count('keyed'), 0);
+});
