@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
@@ -110,13 +111,45 @@ describe('vdc ledger, twin, farm, name', () => {
     );
     assert.equal(name.code, 0, name.stderr);
     assert.equal(JSON.parse(name.stdout).domain, 'blog.gw.example.org');
+    // The owner sets rules on the name contract; what is not given stays.
+    const rules = join(home, 'rules.json');
+    writeFileSync(
+      rules,
+      JSON.stringify({ methods: ['GET'], rateLimit: { requests: 10, perSeconds: 1 } }),
+    );
+    const toHttp = await runVdc(['name', 'update', 'blog', '--mode', 'http', '--rules', rules], {
+      env,
+    });
+    assert.equal(toHttp.code, 0, toHttp.stderr);
+    await client.follower.sync();
+    assert.deepEqual(client.follower.view.name('blog')?.rules, {
+      methods: ['GET'],
+      rateLimit: { requests: 10, perSeconds: 1 },
+    });
+    assert.equal(client.follower.view.name('blog')?.mode, 'http');
+    // HTTP-only rules on a passthrough name are refused by the ledger, and nothing changes.
+    const refused = await runVdc(['name', 'update', 'blog', '--mode', 'tls-passthrough'], { env });
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.match(refused.stderr, /TX_BODY_INVALID/);
+    writeFileSync(rules, '{"methods": ["GET"], "methods": ["POST"]}');
+    const dup = await runVdc(['name', 'update', 'blog', '--rules', rules], { env });
+    assert.equal(dup.code, 2, dup.stderr);
+    await client.follower.sync();
+    assert.equal(client.follower.view.name('blog')?.mode, 'http');
     assert.equal((await runVdc(['name', 'release', 'blog'], { env })).code, 0);
 
     const entries = await runVdc(['ledger', 'entries', '--json'], { env });
     assert.equal(entries.code, 0, entries.stderr);
     assert.deepEqual(
       JSON.parse(entries.stdout).map((e: { tx: { type: string } }) => e.tx.type),
-      ['twin.create', 'farm.create', 'gateway.register', 'name.register', 'name.release'],
+      [
+        'twin.create',
+        'farm.create',
+        'gateway.register',
+        'name.register',
+        'name.update',
+        'name.release',
+      ],
     );
 
     // A server presenting another key than the pinned one is refused.
@@ -136,7 +169,7 @@ describe('vdc ledger, twin, farm, name', () => {
       '--json',
     ]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(JSON.parse(ok.stdout).size, 5);
+    assert.equal(JSON.parse(ok.stdout).size, 6);
     const rebuilt = await runVdc([
       'ledger',
       'rebuild',
