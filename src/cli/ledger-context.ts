@@ -47,8 +47,13 @@ export async function connectAsUser(
   io: CliIo,
   flags: LedgerFlags,
 ): Promise<{ client: LedgerClient; identity: Identity }> {
-  const identity = await unlockIdentity(io);
-  const client = await connectLedger(io, flags);
+  if (io.env['VDC_PASSPHRASE'] === undefined) {
+    // A prompt first, so nothing the ledger client says lands in the middle of it.
+    const identity = await unlockIdentity(io);
+    return { client: await connectLedger(io, flags), identity };
+  }
+  // No prompt: the keystore's scrypt runs on the thread pool while the ledger syncs.
+  const [identity, client] = await Promise.all([unlockIdentity(io), connectLedger(io, flags)]);
   return { client, identity };
 }
 
