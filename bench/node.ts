@@ -15,15 +15,14 @@
  *                      [--dir DIR (the grid's folder, kept)]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { JsonValue } from '../src/core/canonical-json.ts';
 import { type GridNode, type GridTwin, type NetnsGrid, startNetnsGrid } from '../src/grid/index.ts';
 import { openKeystore } from '../src/identity/index.ts';
-import { deploymentHash, newSalt, signDeployment, type Workload } from '../src/node/index.ts';
-import { buildBusyboxImage } from '../test/support/busybox-image.ts';
+import type { Workload } from '../src/node/index.ts';
+import { contractFor, sendDeployment, serveBusyboxImage } from '../test/support/container-grid.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
 import { latencyRow, percentile } from './support/latency.ts';
 
@@ -219,37 +218,16 @@ function sleeper(url: string, sha256: string, name: string): Workload {
   };
 }
 
-type View = { contract: number; workloads: { name: string; state: string }[] };
-
 /** The in-process deployment, split into the ledger's part and the node's part (ms). */
 async function deployDirect(
-  grid: NetnsGrid,
   node: GridNode,
   twin: GridTwin,
   workloads: Workload[],
 ): Promise<{ contract: number; ledgerMs: number; nodeMs: number; okMs: number }> {
   const t0 = performance.now();
-  const unsigned = { version: 1, twin: twin.id, salt: newSalt(), workloads };
-  const receipt = await twin.client.submit(twin.identity, 'contract.create', {
-    node: node.id,
-    deploymentHash: deploymentHash(unsigned),
-    deployment: Buffer.from('owner copy: not needed by the bench').toString('base64'),
-    expiresAt: Date.now() + 3_600_000,
-    networks: [],
-  });
-  const contract = receipt.created['contracts']!;
+  const { contract, deployment } = await contractFor(node, twin, workloads);
   const t1 = performance.now();
-  const signed = signDeployment(twin.identity, unsigned, {
-    ledger: grid.farmer.client.follower.ledger,
-    node: node.id,
-    contract,
-  });
-  const view = (await node.request(
-    twin,
-    'deployment.deploy',
-    { deployment: signed as unknown as JsonValue },
-    120_000,
-  )) as View;
+  const view = await sendDeployment(node, twin, deployment);
   const t2 = performance.now();
   // The node answers once every workload is applied: ok, or the deployment was refused.
   const bad = view.workloads.find((w) => w.state !== 'ok');
@@ -371,16 +349,8 @@ async function run(grid: NetnsGrid, gridStartMs: number): Promise<void> {
   await echoB.closeRelay();
 
   // 2. vdc deploy to running, image cached.
-  const www = join(grid.dir, 'www');
-  mkdirSync(www, { recursive: true });
-  const image = buildBusyboxImage(grid.dir);
-  renameSync(image.path, join(www, 'busybox.tar.gz'));
-  const web = grid.addNamespace('images');
-  grid.spawn(web, 'httpd', 'busybox', ['httpd', '-f', '-p', `${web.address}:8080`, '-h', www]);
-  const url = `http://${web.address}:8080/busybox.tar.gz`;
-  await firstAnswer(async () => {
-    if (!(await fetch(url)).ok) throw new Error('image server not up');
-  });
+  const image = await serveBusyboxImage(grid);
+  const url = image.url;
   const file = join(grid.dir, 'sleeper.json');
   writeFileSync(file, JSON.stringify({ workloads: [sleeper(url, image.sha256, 'app')] }));
   await user.closeRelay(); // the CLI logs in as the user
@@ -409,12 +379,11 @@ async function run(grid: NetnsGrid, gridStartMs: number): Promise<void> {
   for (let i = 0; i < DEPLOYS; i++) cli.push(await checkedCli());
   const direct = [];
   for (let i = 0; i < DEPLOYS; i++) {
-    const d = await deployDirect(grid, node, user, [sleeper(url, image.sha256, 'app')]);
+    const d = await deployDirect(node, user, [sleeper(url, image.sha256, 'app')]);
     direct.push(d);
     contracts.push(d.contract);
   }
   const ten = await deployDirect(
-    grid,
     node,
     user,
     Array.from({ length: PER }, (_, i) => sleeper(url, image.sha256, `w${i}`)),
@@ -476,7 +445,6 @@ async function run(grid: NetnsGrid, gridStartMs: number): Promise<void> {
   for (let d = 0; d < DEPLOYMENTS; d++)
     many.push(
       await deployDirect(
-        grid,
         node,
         user,
         Array.from({ length: PER }, (_, i) => sleeper(url, image.sha256, `s${i}`)),

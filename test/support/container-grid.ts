@@ -9,7 +9,13 @@ import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonValue } from '../../src/core/canonical-json.ts';
 import type { GridNode, GridTwin, NetnsGrid } from '../../src/grid/index.ts';
-import { deploymentHash, newSalt, signDeployment, type Workload } from '../../src/node/index.ts';
+import {
+  type Deployment,
+  deploymentHash,
+  newSalt,
+  signDeployment,
+  type Workload,
+} from '../../src/node/index.ts';
 import { buildBusyboxImage } from './busybox-image.ts';
 
 export async function waitUntil<V>(
@@ -26,7 +32,7 @@ export async function waitUntil<V>(
   }
 }
 
-/** Builds the busybox image and serves it from a new namespace; its URL and digest. */
+/** Builds the busybox image and serves it (busybox httpd) from a new namespace; its URL and digest. */
 export async function serveBusyboxImage(grid: NetnsGrid): Promise<{ url: string; sha256: string }> {
   const www = join(grid.dir, 'www');
   mkdirSync(www, { recursive: true });
@@ -64,12 +70,12 @@ export async function diagnostics(
   return d.deployments[0]!;
 }
 
-/** Creates the contract, signs and sends deployment.deploy through the twin's relay client. */
-export async function deployDirect(
+/** Creates the contract for `workloads` on `node` and signs the deployment for it. */
+export async function contractFor(
   node: GridNode,
   twin: GridTwin,
   workloads: Workload[],
-): Promise<number> {
+): Promise<{ contract: number; deployment: Deployment }> {
   const unsigned = { version: 1, twin: twin.id, salt: newSalt(), workloads };
   const receipt = await twin.client.submit(twin.identity, 'contract.create', {
     node: node.id,
@@ -84,12 +90,31 @@ export async function deployDirect(
     node: node.id,
     contract,
   });
-  await node.request(
+  return { contract, deployment };
+}
+
+/** Sends deployment.deploy through the twin's relay client; the node's view of it. */
+export async function sendDeployment(
+  node: GridNode,
+  twin: GridTwin,
+  deployment: Deployment,
+): Promise<DeploymentDiagnostics & { contract: number }> {
+  return (await node.request(
     twin,
     'deployment.deploy',
     { deployment: deployment as unknown as JsonValue },
-    60_000,
-  );
+    120_000,
+  )) as DeploymentDiagnostics & { contract: number };
+}
+
+/** Creates the contract, signs and sends deployment.deploy through the twin's relay client. */
+export async function deployDirect(
+  node: GridNode,
+  twin: GridTwin,
+  workloads: Workload[],
+): Promise<number> {
+  const { contract, deployment } = await contractFor(node, twin, workloads);
+  await sendDeployment(node, twin, deployment);
   return contract;
 }
 
