@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { toHex } from '../src/core/hex.ts';
 import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
+import { makeSelfSignedCert } from '../src/gateway/index.ts';
 import { Identity } from '../src/identity/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
 
@@ -146,23 +147,10 @@ async function main(): Promise<void> {
   const cleanups: (() => unknown)[] = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
   try {
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=tls.${DOMAIN}`,
-      '-keyout',
-      join(dir, 'site.key'),
-      '-out',
-      join(dir, 'site.crt'),
-    ]);
+    makeSelfSignedCert(join(dir, 'site.key'), join(dir, 'site.crt'), {
+      cn: `tls.${DOMAIN}`,
+      days: 1,
+    });
     const backend = spawn(process.execPath, [import.meta.filename, '--role', 'backend'], {
       env: { ...process.env, BENCH_DIR: dir },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -5,7 +5,12 @@
 
 export { ensureGatewayRegistered, type RunningGateway, startGateway } from './gateway-server.ts';
 export { signTunnelGrant, signTunnelHello, type TunnelGrantTerms } from './tunnel-auth.ts';
-export { certSpkiSha256, loadOrCreateTunnelCert, type TunnelCert } from './tunnel-cert.ts';
+export {
+  certSpkiSha256,
+  loadOrCreateTunnelCert,
+  makeSelfSignedCert,
+  type TunnelCert,
+} from './tunnel-cert.ts';
 export {
   type HostPort,
   isPermanentRefusal,

@@ -32,6 +32,41 @@ export function keySpkiSha256(keyPem: Buffer | string): string {
 }
 
 /**
+ * Makes a P-256 key (mode 0600) and a self-signed certificate for `cn` with the openssl CLI;
+ * with `san`, the certificate also names that DNS host (what TLS clients verify).
+ * @throws Error when openssl fails
+ */
+export function makeSelfSignedCert(
+  keyFile: string,
+  certFile: string,
+  o: { cn: string; days: number; san?: string },
+): void {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      String(o.days),
+      '-subj',
+      `/CN=${o.cn}`,
+      ...(o.san ? ['-addext', `subjectAltName=DNS:${o.san}`] : []),
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  chmodSync(keyFile, 0o600);
+}
+
+/**
  * Loads the tunnel key and certificate, creating both (P-256, 10 years) when the key file
  * does not exist yet.
  * @throws VdcError GATEWAY_CERT_FAILED when openssl fails or key and certificate do not match
@@ -47,28 +82,7 @@ export function loadOrCreateTunnelCert(keyFile: string, certFile: string, cn: st
     mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
     mkdirSync(dirname(certFile), { recursive: true });
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '3650',
-          '-subj',
-          `/CN=${cn}`,
-          '-keyout',
-          keyFile,
-          '-out',
-          certFile,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      chmodSync(keyFile, 0o600);
+      makeSelfSignedCert(keyFile, certFile, { cn, days: 3650 });
     } catch (err) {
       fail(
         'GATEWAY_CERT_FAILED',

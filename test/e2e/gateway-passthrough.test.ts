@@ -8,34 +8,17 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { WebSocket, WebSocketServer } from 'ws';
 import { DOMAIN, startGatewayGrid } from '../../src/gateway/gateway-test-kit.ts';
+import { makeSelfSignedCert } from '../../src/gateway/index.ts';
 import { waitFor } from '../support/node-fixture.ts';
 import { requireCommand } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 
 /** The backend's own certificate for NAME.DOMAIN: only the backend holds its key. */
-async function backendCert(dir: string, host: string): Promise<{ key: Buffer; cert: Buffer }> {
+function backendCert(dir: string, host: string): { key: Buffer; cert: Buffer } {
   const key = join(dir, 'site.key');
   const cert = join(dir, 'site.crt');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${host}`,
-    '-addext',
-    `subjectAltName=DNS:${host}`,
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
+  makeSelfSignedCert(key, cert, { cn: host, days: 1, san: host });
   return { key: readFileSync(key), cert: readFileSync(cert) };
 }
 
@@ -43,7 +26,7 @@ test('tls-passthrough: curl and a WebSocket client verify the backend certificat
   if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
   const grid = await startGatewayGrid(t);
   const host = `site.${DOMAIN}`;
-  const tls = await backendCert(grid.dir, host);
+  const tls = backendCert(grid.dir, host);
   const backend = createServer(tls, (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(`secret page for ${req.headers.host}`);
