@@ -9,11 +9,9 @@ import { type ClientHttp2Stream, constants } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { asVdcError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
 import type { NameRecord } from '../ledger/index.ts';
-import type { BackendPool } from './backend-pool.ts';
 import { headerObject, requestHeaders } from './forward-headers.ts';
-import { addressAllowed, clientAddress, DEFAULTS, type RateLimiter } from './name-policy.ts';
+import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
 
 /*
  * The public HTTP listener (names in `http` mode): routes by Host, enforces the name's
@@ -23,15 +21,7 @@ import { addressAllowed, clientAddress, DEFAULTS, type RateLimiter } from './nam
  * is a clean status with `Connection: close`.
  */
 
-export interface HttpFrontOptions {
-  host: string;
-  port: number;
-  domain: string;
-  /** the name contract if NAME is served here now */
-  lookup: (name: string) => NameRecord | undefined;
-  pool: BackendPool;
-  limiter: RateLimiter;
-  logger: Logger;
+export interface HttpFrontOptions extends FrontOptions {
   /** time to receive a request's headers (slowloris), ms */
   headersTimeoutMs?: number;
   /** how often node checks header and request timeouts, ms */

@@ -1,11 +1,25 @@
 import { BlockList, isIPv4 } from 'node:net';
+import type { Logger } from '../core/log.ts';
 import type { NameRecord } from '../ledger/index.ts';
+import type { BackendPool } from './backend-pool.ts';
 
 /*
  * The per-name rules both fronts enforce before anything is forwarded: which client
  * addresses may connect (allow, then deny), and how often (a token bucket per name and
  * client address). Defaults for what a name leaves unset are in docs/gateway.md.
  */
+
+/** What both public listeners (http-front, tls-front) are given. */
+export interface FrontOptions {
+  host: string;
+  port: number;
+  domain: string;
+  /** the name contract if NAME is served here now */
+  lookup: (name: string) => NameRecord | undefined;
+  pool: BackendPool;
+  limiter: RateLimiter;
+  logger: Logger;
+}
 
 export const DEFAULTS = {
   maxHeaderBytes: 16_384,

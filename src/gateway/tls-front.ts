@@ -1,9 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import type { Logger } from '../core/log.ts';
-import type { NameRecord } from '../ledger/index.ts';
-import type { BackendPool } from './backend-pool.ts';
 import { scanClientHello } from './client-hello.ts';
-import { addressAllowed, clientAddress, DEFAULTS, type RateLimiter } from './name-policy.ts';
+import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
 
 /*
  * The public TLS listener (names in `tls-passthrough` mode): reads the ClientHello's server
@@ -13,14 +10,7 @@ import { addressAllowed, clientAddress, DEFAULTS, type RateLimiter } from './nam
  * nothing is forwarded.
  */
 
-export interface TlsFrontOptions {
-  host: string;
-  port: number;
-  domain: string;
-  lookup: (name: string) => NameRecord | undefined;
-  pool: BackendPool;
-  limiter: RateLimiter;
-  logger: Logger;
+export interface TlsFrontOptions extends FrontOptions {
   /** time for the ClientHello before a name's own connectMs applies */
   helloTimeoutMs?: number;
 }
