@@ -54,7 +54,7 @@ export interface ContainerRuntimeOptions {
   crunBinary?: string;
 }
 
-interface Record_ {
+interface ContainerRecord {
   contract: number;
   name: string;
   specHash: string;
@@ -113,11 +113,11 @@ export class ContainerRuntime implements WorkloadRuntime {
     return `/vdc/${this.#o.nodeTag}/${id}`;
   }
 
-  #records(): Record_[] {
-    const out: Record_[] = [];
+  #records(): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
     for (const entry of readdirSync(this.#dir)) {
       const file = join(this.#dir, entry, 'container.json');
-      if (existsSync(file)) out.push(JSON.parse(readFileSync(file, 'utf8')) as Record_);
+      if (existsSync(file)) out.push(JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord);
     }
     return out;
   }
@@ -153,7 +153,7 @@ export class ContainerRuntime implements WorkloadRuntime {
     const specHash = createHash('sha256').update(canonicalize(w.spec)).digest('hex');
     const file = join(bundle, 'container.json');
     const existing = existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as Record_)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord)
       : undefined;
     if (existing?.specHash === specHash) {
       const { status } = await this.#crun.state(id);
@@ -201,7 +201,13 @@ export class ContainerRuntime implements WorkloadRuntime {
         this.#o.layout,
       );
       writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(config), 0o600);
-      const record: Record_ = { contract, name: w.name, specHash, image: spec.image.sha256, slot };
+      const record: ContainerRecord = {
+        contract,
+        name: w.name,
+        specHash,
+        image: spec.image.sha256,
+        slot,
+      };
       writeFileAtomic(file, JSON.stringify(record), 0o600);
       await this.#start(id, bundle);
     } catch (err) {
