@@ -8,7 +8,7 @@ import { BackendPool } from './backend-pool.ts';
 import { startHttpFront } from './http-front.ts';
 import { RateLimiter } from './name-policy.ts';
 import { startTlsFront } from './tls-front.ts';
-import type { HostPort } from './tunnel-client.ts';
+import type { HostPort } from './tunnel-forward.ts';
 import { startTunnelServer } from './tunnel-server.ts';
 
 /*

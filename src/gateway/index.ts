@@ -12,7 +12,6 @@ export {
   type TunnelCert,
 } from './tunnel-cert.ts';
 export {
-  type HostPort,
   isPermanentRefusal,
   type OpenTunnel,
   openTunnel,
@@ -21,3 +20,4 @@ export {
   startTunnel,
   type TunnelOptions,
 } from './tunnel-client.ts';
+export type { HostPort, TunnelTarget } from './tunnel-forward.ts';

@@ -1,20 +1,17 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { Agent, type AgentOptions, request as httpRequest } from 'node:http';
 import {
-  constants,
   createServer as createH2Server,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import { connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { fail } from '../core/assert.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
 import type { Identity } from '../identity/index.ts';
 import type { Projection } from '../ledger/index.ts';
-import { headerObject, responseHeaders } from './forward-headers.ts';
 import { signTunnelHello, TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL } from './tunnel-auth.ts';
+import { type HostPort, streamForwarder, type TunnelTarget } from './tunnel-forward.ts';
 import { frameObject, readFrame, writeFrame } from './tunnel-frame.ts';
 import { TUNNEL_ALPN, TUNNEL_SETTINGS } from './tunnel-server.ts';
 
@@ -25,19 +22,14 @@ import { TUNNEL_ALPN, TUNNEL_SETTINGS } from './tunnel-server.ts';
  * backend never listens on any public address.
  */
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
 export interface TunnelOptions {
   /** the verified ledger view (a LedgerFollower's `view`) */
   view: () => Projection;
   ledger: string;
   identity: Identity;
   name: string;
-  /** where streams go: the local service */
-  to: HostPort;
+  /** where streams go: the local service (TCP, or a unix socket) */
+  to: TunnelTarget;
   /** the gateway to use; default the one the name contract names */
   gateway?: number;
   /** dial here instead of the gateway's registered tunnel address (same pinned key) */
@@ -82,88 +74,6 @@ function gatewayFor(opts: TunnelOptions) {
   const gateway = view.gateway(id);
   if (!gateway) fail('GATEWAY_UNKNOWN', `gateway ${id} is not registered on this ledger`);
   return gateway;
-}
-
-/** An HTTP request from the gateway (http mode): forwarded to the target over a kept-alive connection. */
-function forwardRequest(
-  stream: ServerHttp2Stream,
-  raw: string[],
-  to: HostPort,
-  agent: Agent,
-): void {
-  const headers: string[] = [];
-  let method = 'GET';
-  let path = '/';
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    if (name === ':method') method = value;
-    else if (name === ':path') path = value;
-    else if (name === ':authority') headers.push('host', value);
-    else if (!name.startsWith(':')) headers.push(name, value);
-  }
-  const req = httpRequest({
-    host: to.host,
-    port: to.port,
-    method,
-    path,
-    headers: headers as unknown as Record<string, string>,
-    agent,
-  });
-  req.on('error', () => {
-    if (!stream.headersSent && !stream.destroyed)
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
-    else stream.destroy();
-  });
-  let complete = false;
-  req.on('response', (res) => {
-    res.once('end', () => {
-      complete = true;
-    });
-    if (stream.destroyed) return void res.destroy();
-    stream.respond({
-      [constants.HTTP2_HEADER_STATUS]: res.statusCode ?? 502,
-      ...headerObject(responseHeaders(res.rawHeaders)),
-    });
-    res.pipe(stream);
-    res.on('error', () => stream.destroy());
-  });
-  stream.pipe(req);
-  stream.on('close', () => {
-    // A stream reset by the gateway (client gone) frees the backend connection too.
-    if (!complete) req.destroy();
-  });
-}
-
-function serveStream(
-  stream: ServerHttp2Stream,
-  headers: Record<string, unknown>,
-  raw: string[],
-  to: HostPort,
-  agent: Agent,
-): void {
-  stream.on('error', () => {});
-  if (headers[constants.HTTP2_HEADER_METHOD] !== 'CONNECT') {
-    forwardRequest(stream, raw, to, agent);
-    return;
-  }
-  const sock = netConnect(to);
-  sock.setNoDelay(true);
-  sock.once('connect', () => {
-    if (stream.destroyed) return void sock.destroy();
-    stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 });
-    stream.pipe(sock);
-    sock.pipe(stream);
-  });
-  sock.on('error', () => {
-    if (!stream.headersSent)
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
-    else stream.close(constants.NGHTTP2_CONNECT_ERROR);
-  });
-  sock.on('close', () => {
-    if (!stream.destroyed) stream.end();
-  });
-  stream.on('close', () => sock.destroy());
 }
 
 /**
@@ -246,7 +156,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
     throw asVdcError(err);
   }
   const server = createH2Server({ settings: TUNNEL_SETTINGS });
-  const agent = new Agent({ keepAlive: true, maxSockets: 256, noDelay: true } as AgentOptions);
+  const forwarder = streamForwarder(opts.to);
   const session: ServerHttp2Session = await new Promise((resolve) => {
     server.once('session', resolve);
     // 'stream' passes the raw header list as a fourth argument (node docs); the types omit it.
@@ -255,13 +165,13 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
       headers: Record<string, unknown>,
       _f: number,
       raw: string[],
-    ) => serveStream(stream, headers, raw, opts.to, agent)) as never);
+    ) => forwarder.serve(stream, headers, raw)) as never);
     server.emit('connection', socket);
   });
   session.on('error', () => {});
   const closed = new Promise<void>((resolve) => {
     socket.once('close', () => {
-      agent.destroy();
+      forwarder.close();
       resolve();
     });
   });
