@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from './assert.ts';
 import type { JsonValue } from './canonical-json.ts';
-import { asVdcError, httpStatusOf } from './errors.ts';
+import { asVdcError, httpStatusOf, VdcError } from './errors.ts';
 import { parseJson } from './strict-json.ts';
 
 /*
@@ -57,7 +57,11 @@ export class JsonRouter {
 
   /** The node:http request listener. */
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
-    this.#handle(req, res).catch((err: unknown) => sendError(res, err));
+    this.#handle(req, res).catch((err: unknown) => {
+      // An answer before the whole body arrived ends the connection: its rest is not a request.
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+      sendError(res, err);
+    });
   };
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,21 +123,32 @@ export class JsonRouter {
  * Reads a request body of at most `maxBytes` and parses it strictly.
  * @throws VdcError INPUT_TOO_LARGE, JSON_*
  */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<JsonValue> {
+export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<JsonValue> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes)
     fail('INPUT_TOO_LARGE', `the body is ${declared} bytes; at most ${maxBytes} are accepted`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      req.destroy();
-      fail('INPUT_TOO_LARGE', `the body exceeds ${maxBytes} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return parseJson(Buffer.concat(chunks));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd);
+      // Answer while the client still sends: the rest is read and dropped (destroying the
+      // socket now would reset the connection and lose the answer), for a few seconds at most.
+      req.resume();
+      setTimeout(() => req.socket.destroy(), 5_000).unref();
+      reject(new VdcError('INPUT_TOO_LARGE', `the body exceeds ${maxBytes} bytes`));
+    };
+    const onEnd = () => {
+      try {
+        resolve(parseJson(Buffer.concat(chunks)));
+      } catch (err) {
+        reject(err);
+      }
+    };
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
