@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { VdcError } from '../core/errors.ts';
 import {
@@ -54,6 +54,23 @@ describe('keystore', () => {
     assert.deepEqual(readFileSync(path), before);
     const second = await createKeystore(path, randomBytes(64), PASS, { force: true });
     assert.notDeepEqual(second.signingPublicKey, first.signingPublicKey);
+  });
+
+  test('two creations at once: one keystore wins whole, the other is refused', async (t) => {
+    const path = tempPath(t);
+    // Both pass the existence check before either has stretched its key (~1 s of scrypt).
+    const results = await Promise.allSettled([
+      createKeystore(path, randomBytes(64), PASS),
+      createKeystore(path, randomBytes(64), PASS),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    assert.equal(won.length, 1);
+    assert.equal(lost.length, 1);
+    assert.ok(code('KEYSTORE_EXISTS')(lost[0]!.reason));
+    const opened = await openKeystore(path, PASS);
+    assert.deepEqual(opened.signingPublicKey, won[0]!.value.signingPublicKey);
+    assert.deepEqual(readdirSync(dirname(path)), ['identity.json']);
   });
 
   test('refuses a weak passphrase and writes nothing', async (t) => {

@@ -11,7 +11,7 @@ import {
 } from '../core/assert.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { canonicalize } from '../core/canonical-json.ts';
-import { VdcError } from '../core/errors.ts';
+import { asVdcError, VdcError } from '../core/errors.ts';
 import { fromHex, toHex } from '../core/hex.ts';
 import { SEED_BYTES } from '../core/key-derivation.ts';
 import { parseJson } from '../core/strict-json.ts';
@@ -200,7 +200,14 @@ export async function createKeystore(
   const rest = { ...header, seed: toHex(sealed), tag: toHex(cipher.getAuthTag()) };
   const file: KeystoreFile = { ...rest, checksum: checksumOf(rest) };
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+  try {
+    // Exclusive: another `vdc id create` may have written one during the key stretch above.
+    writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600, { exclusive: !opts.force });
+  } catch (err) {
+    if (asVdcError(err).code === 'FILE_EXISTS')
+      fail('KEYSTORE_EXISTS', `a keystore was created at ${path} meanwhile: it was kept`, err);
+    throw err;
+  }
   return identity;
 }
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/assert.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
+import { asVdcError } from '../core/errors.ts';
 import { fromHex } from '../core/hex.ts';
 import { SEED_BYTES } from '../core/key-derivation.ts';
 import { Identity } from '../identity/index.ts';
@@ -33,6 +34,12 @@ export function loadNodeIdentity(dir: string): { identity: Identity; created: bo
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const seed = randomBytes(SEED_BYTES);
-  writeFileAtomic(path, `${seed.toString('hex')}\n`, 0o600);
+  try {
+    writeFileAtomic(path, `${seed.toString('hex')}\n`, 0o600, { exclusive: true });
+  } catch (err) {
+    // Another agent on this folder created the key first: that one is the node's key.
+    if (asVdcError(err).code === 'FILE_EXISTS') return loadNodeIdentity(dir);
+    throw err;
+  }
   return { identity: Identity.fromSeed(seed), created: true };
 }

@@ -21,6 +21,7 @@ export const CORE_CODES = {
   FILE_NOT_FOUND: 'not-found',
   FILE_UNREADABLE: 'invalid',
   FILE_WRITE_FAILED: 'internal',
+  FILE_EXISTS: 'conflict',
   ENDPOINT_NOT_FOUND: 'not-found',
   METHOD_NOT_ALLOWED: 'usage',
   PEER_UNREACHABLE: 'unavailable',
