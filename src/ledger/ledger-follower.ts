@@ -216,6 +216,11 @@ export class LedgerFollower {
       });
       await this.#provePrefix(frontier, head, target);
       for (const [i, leaf] of page.entries()) {
+        if (leaf.acceptedAt > head.time)
+          this.#hard(
+            'LEDGER_ENTRY_REFUSED',
+            `the ledger at ${this.url} signed head (size ${head.size}, root ${head.root}) at ${new Date(head.time).toISOString()} over leaf ${leaf.seq}, which it says it accepted later (${new Date(leaf.acceptedAt).toISOString()}): its times are not to be trusted`,
+          );
         try {
           this.#remember(leaf.seq, this.#projection.apply(leaf).created);
         } catch (cause) {

@@ -169,7 +169,8 @@ export class LogCommitter {
   }
 
   private sign(frontier: MerkleFrontier): SignedHead {
-    const time = Math.max(this.clock.now(), this.latest?.time ?? 0);
+    // Never before a leaf it covers was accepted: followers hold the ledger to that.
+    const time = Math.max(this.clock.now(), this.latest?.time ?? 0, this.lastAccepted);
     return signHead({ size: frontier.size, root: frontier.root(), time }, this.key);
   }
 

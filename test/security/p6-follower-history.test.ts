@@ -8,13 +8,16 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import type { JsonValue } from '../../src/core/canonical-json.ts';
 import type { ErrorCode } from '../../src/core/error-codes.ts';
 import type { VdcError } from '../../src/core/errors.ts';
 import type { Identity } from '../../src/identity/index.ts';
 import type { LedgerClient } from '../../src/ledger/ledger-client.ts';
 import { LedgerFollower } from '../../src/ledger/ledger-follower.ts';
+import { loadOrCreateLedgerKey } from '../../src/ledger/ledger-key.ts';
 import type { RunningLedger } from '../../src/ledger/ledger-server.ts';
 import type { Leaf } from '../../src/ledger/log-leaf.ts';
+import { signHead } from '../../src/ledger/signed-head.ts';
 import {
   assertUnmoved,
   type FollowerState,
@@ -166,6 +169,33 @@ describe('P6 follower: rewritten history', () => {
       hasCode('LEDGER_REWRITTEN'),
     );
     await assert.rejects(f.proveLeaf({ ...leaf, seq: 7 }), hasCode('LOG_SIZE_EXCEEDED'));
+  });
+});
+
+describe('P6 follower: times the ledger signed', () => {
+  test('a leaf accepted after the head over it was signed → LEDGER_ENTRY_REFUSED, final', async (t) => {
+    const { dir, ledger } = await setup(t);
+    const last = (await ledger.service.entries(ledger.service.head.size - 1, 1))[0] as Leaf;
+    // The ledger's own key signs the real tree with a time before its newest leaf.
+    const key = loadOrCreateLedgerKey(join(dir, 'ledger.key'));
+    const head = ledger.service.head;
+    const backdated = signHead(
+      { size: head.size, root: Buffer.from(head.root, 'hex'), time: last.acceptedAt - 60_000 },
+      key.privateKey,
+    );
+    const proxy = await startLyingProxy(t, ledger.url, (path) =>
+      path === '/v1/head' ? (backdated as unknown as JsonValue) : undefined,
+    );
+    const stateFile = join(tempDir(t), 'head.json');
+    const f = follower(t, proxy.url, ledger, stateFile);
+    const err = await refused(f, 'LEDGER_ENTRY_REFUSED', followerState(f, stateFile), stateFile);
+    assert.match(err.message, /over leaf \d+, which it says it accepted later/);
+    assert.ok(f.failure, 'signed evidence: the follower refuses all further use');
+    // Control: the honest head of the same tree is signed no earlier than its newest leaf.
+    assert.ok(ledger.service.head.time >= last.acceptedAt);
+    const honest = follower(t, ledger.url, ledger);
+    await honest.sync();
+    assert.equal(honest.view.digest(), ledger.service.projection.digest());
   });
 });
 
