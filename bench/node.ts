@@ -25,6 +25,12 @@ import type { Workload } from '../src/node/index.ts';
 import { contractFor, sendDeployment, serveBusyboxImage } from '../test/support/container-grid.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
 import { latencyRow, percentile } from './support/latency.ts';
+import {
+  containerCpuNs,
+  containerMemory,
+  cpuPercent,
+  procMemory,
+} from './support/process-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -89,33 +95,6 @@ async function firstAnswer(fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-/** kB fields of /proc/PID/status (VmRSS, VmHWM, …) in MiB. */
-function procMemory(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-/**
- * CPU the agent used over `ms`, in % of one core, from /proc/PID/stat: its own (utime +
- * stime) and with the children it waited for (cutime + cstime: the crun runs of its monitor).
- */
-async function cpuPercent(pid: number, ms: number): Promise<{ own: number; withChildren: number }> {
-  const ticks = () => {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').map(Number);
-    return { own: f[11]! + f[12]!, children: f[13]! + f[14]! }; // fields 14-17 of proc(5)
-  };
-  const before = ticks();
-  await new Promise((r) => setTimeout(r, ms));
-  const after = ticks();
-  const pct = (t: number) => (t / 100 / (ms / 1000)) * 100; // USER_HZ is 100 on Linux
-  return {
-    own: pct(after.own - before.own),
-    withChildren: pct(after.own + after.children - before.own - before.children),
-  };
-}
-
 function crunRoot(node: GridNode): string {
   return join(node.dataDir, 'crun');
 }
@@ -125,45 +104,6 @@ function crunList(node: GridNode): { id: string; pid: number; status: string }[]
     encoding: 'utf8',
   });
   return r.status === 0 && r.stdout.trim() !== '' ? JSON.parse(r.stdout) : [];
-}
-
-/** The cgroup folder of `pid` for a v1 `controller`, or its v2 folder. */
-function cgroupDir(pid: number, controller: string): string {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes(controller));
-  const path = (v1 ?? lines.find((l) => l.startsWith('0::')) ?? '').split(':').slice(2).join(':');
-  return v1 ? `/sys/fs/cgroup/${controller}${path}` : `/sys/fs/cgroup${path}`;
-}
-
-/**
- * A container's memory as its cgroup counts it (v1 memory.usage_in_bytes, v2
- * memory.current: includes its page cache and kernel memory) and as the RSS of its
- * processes (shared pages of the busybox binary counted in each), through its init's cgroup.
- */
-function containerMemory(pid: number): { cgroup: number; rss: number } {
-  const dir = cgroupDir(pid, 'memory');
-  const v1 = dir.startsWith('/sys/fs/cgroup/memory/');
-  const cgroup = Number(
-    readFileSync(join(dir, v1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8'),
-  );
-  let rss = 0;
-  for (const p of readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim().split('\n')) {
-    try {
-      if (p) rss += procMemory(Number(p)).rss * MiB;
-    } catch {
-      // a `sleep` that ended between the two reads
-    }
-  }
-  return { cgroup, rss };
-}
-
-/** A container's CPU time so far in ns (v1 cpuacct.usage, v2 cpu.stat usage_usec). */
-function containerCpuNs(pid: number): number {
-  const dir = cgroupDir(pid, 'cpuacct');
-  if (dir.startsWith('/sys/fs/cgroup/cpuacct/'))
-    return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8'));
-  const stat = readFileSync(join(dir, 'cpu.stat'), 'utf8');
-  return Number(/^usage_usec (\d+)/m.exec(stat)?.[1]) * 1000;
 }
 
 const VDC = new URL('../bin/vdc', import.meta.url).pathname;
