@@ -145,4 +145,28 @@ describe('deploy file', () => {
       },
     );
   });
+
+  test('a gateway workload may leave out its grant, which stays out until the CLI signs it', () => {
+    const gw = (spec: Record<string, unknown>) => ({ name: 'gw', kind: 'gateway', spec });
+    const base = { name: 'site', gateway: 1, workload: 'web', port: 8080 };
+    const file = parseDeployFile(bytes({ workloads: [container('web'), gw(base)] }), 'f.json');
+    assert.equal(file.workloads[1]?.spec['grant'], undefined);
+    const explicit = parseDeployFile(
+      bytes({ workloads: [container('web'), gw({ ...base, grant: 'ab'.repeat(64) })] }),
+      'f.json',
+    );
+    assert.equal(explicit.workloads[1]?.spec['grant'], 'ab'.repeat(64));
+    assert.throws(
+      () =>
+        parseDeployFile(
+          bytes({ workloads: [container('web'), gw({ ...base, grant: 'xyz' })] }),
+          'f.json',
+        ),
+      refused(/grant/),
+    );
+    assert.throws(
+      () => parseDeployFile(bytes({ workloads: [gw({ ...base, port: 0 })] }), 'f.json'),
+      refused(/port/),
+    );
+  });
 });

@@ -19,7 +19,8 @@ import {
 /*
  * The file `vdc deploy` and `vdc deployment update` read (docs/deploy.md): `{"workloads":
  * [{name, kind, spec}]}` as the node's document has them, except that a container's
- * `secrets` hold plaintext, which the CLI seals to the node. Everything that can be checked
+ * `secrets` hold plaintext, which the CLI seals to the node, and a gateway workload may
+ * leave out its `grant`, which the CLI signs (docs/node-gateway.md). Everything that can be checked
  * without the network is checked here, before the keystore is opened and before anything
  * reaches the ledger, and every refusal is DEPLOY_FILE_INVALID naming the file and the field.
  */
@@ -28,6 +29,8 @@ const CODE = 'DEPLOY_FILE_INVALID';
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 /** A sealed value's stand-in while the spec's shape is checked before sealing. */
 const PLACEHOLDER = 'AAAA';
+/** A grant's stand-in while a gateway workload without one is checked; `vdc deploy` signs the real one. */
+const GRANT_PLACEHOLDER = '00'.repeat(64);
 /** The ledger's bound on a contract's networks (src/ledger/rules/contract.ts). */
 const MAX_CONTRACT_NETWORKS = 8;
 
@@ -107,7 +110,11 @@ export function parseDeployFile(data: Uint8Array, file: string): DeployFile {
       const standIns = w.spec['secrets'] === undefined ? undefined : { ...secrets };
       for (const k of Object.keys(standIns ?? {}))
         (standIns as Record<string, string>)[k] = PLACEHOLDER;
-      checkWorkloadSpec(withSecrets(w, standIns) as Workload & { kind: WorkloadKind });
+      const checked = { ...withSecrets(w, standIns) };
+      // A gateway workload may leave out its grant: the CLI signs it (deploy-grants.ts).
+      if (kind === 'gateway' && checked.spec['grant'] === undefined)
+        checked.spec = { ...checked.spec, grant: GRANT_PLACEHOLDER };
+      checkWorkloadSpec(checked as Workload & { kind: WorkloadKind });
       return w;
     });
     contractNetworks(workloads);

@@ -9,10 +9,12 @@ import {
   signDeployment,
 } from '../node/index.ts';
 import { buildDeployment, contractNetworks, type DeployFile } from './deploy-file.ts';
+import { withTunnelGrants } from './deploy-grants.ts';
 import { asView, type DeploySession } from './deploy-session.ts';
 
 /*
- * One rollout to one node (docs/deploy.md): seal the secrets to the node, create (or update)
+ * One rollout to one node (docs/deploy.md): sign the tunnel grants gateway workloads leave
+ * out (deploy-grants.ts), seal the secrets to the node, create (or update)
  * the contract with the document's hash and the owner's encrypted copy, sign the document
  * for that contract, send it over the relay, and follow `deployment.get` until every
  * workload is ok. Either it ends with every workload ok, or the ledger is put back: a new
@@ -98,7 +100,16 @@ export async function waitUntilOk(
 export async function rollout(s: DeploySession, o: RolloutOptions): Promise<RolloutResult> {
   const previous = o.contract;
   const version = previous ? (await currentVersion(s, previous.id)) + 1 : 1;
-  const { unsigned, copy } = buildDeployment(o.file, {
+  const granted = withTunnelGrants(o.file, {
+    identity: s.identity,
+    view: s.client.follower.view,
+    ledger: s.client.follower.ledger,
+    twin: s.twin,
+    node: s.node.node,
+  });
+  if (granted.signed.length)
+    o.say(`signed the tunnel grant of ${granted.signed.join(', ')} for node ${s.node.node}`);
+  const { unsigned, copy } = buildDeployment(granted.file, {
     twin: s.twin,
     node: s.node.node,
     nodeKey: s.node.encryptionKey,

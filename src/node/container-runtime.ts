@@ -256,6 +256,24 @@ export class ContainerRuntime implements WorkloadRuntime {
     return this.#status.get(this.#id(contract, name));
   }
 
+  /**
+   * Where a `gateway` workload forwards into (gateway-runtime.ts): the running container's
+   * init pid (its network namespace) and the first host id of its range; undefined when
+   * the container is not there or not running.
+   */
+  async netns(
+    contract: number,
+    name: string,
+  ): Promise<{ pid: number; hostIdBase: number } | undefined> {
+    const id = this.#id(contract, name);
+    const file = join(this.#dir, id, 'container.json');
+    if (!existsSync(file)) return undefined;
+    const record = JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord;
+    const { status, pid } = await this.#crun.state(id);
+    if (status !== 'running' || pid <= 0) return undefined;
+    return { pid, hostIdBase: (this.#o.uidBase ?? DEFAULT_UID_BASE) + record.slot * UID_RANGE };
+  }
+
   logs(contract: number, name: string, maxBytes: number): string {
     return tailLog(join(this.#dir, this.#id(contract, name), 'log'), maxBytes);
   }

@@ -147,5 +147,19 @@ export function checkDeployment(doc: Deployment, ctx: CheckContext): string {
         `workload ${w.name} has kind ${JSON.stringify(w.kind)}; known kinds: container, zdb, network, gateway`,
       );
   for (const w of doc.workloads) checkWorkloadSpec(w as Parameters<typeof checkWorkloadSpec>[0]);
+  // 7. A gateway workload forwards to a container of this same deployment.
+  const kinds = new Map(doc.workloads.map((w) => [w.name, w.kind]));
+  for (const w of doc.workloads) {
+    if (w.kind !== 'gateway') continue;
+    const target = String(w.spec['workload']);
+    const kind = kinds.get(target);
+    if (kind !== 'container')
+      fail(
+        'DEPLOYMENT_GATEWAY_TARGET_INVALID',
+        kind === undefined
+          ? `gateway workload ${w.name} forwards to workload ${target}, which this deployment does not hold: name one of its containers`
+          : `gateway workload ${w.name} forwards to workload ${target}, a ${kind}; a gateway forwards to a container's port`,
+      );
+  }
   return hash;
 }

@@ -13,6 +13,7 @@ import { DeploymentStore } from './deployment-store.ts';
 import { nodeApi } from './node-api.ts';
 import { readCapacity, readMemory } from './node-capacity.ts';
 import type { SignedGrant } from './node-grant.ts';
+import { attachLedger } from './node-runtimes.ts';
 import type { WorkloadKind } from './workload-kinds.ts';
 
 /*
@@ -132,6 +133,12 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     },
     ...(o.runtimes ? { runtimes: o.runtimes } : {}),
     memory: () => readMemory().total,
+  });
+  // The gateway runtime opens tunnels as this node, on this node's verified view.
+  attachLedger(o.runtimes ?? {}, {
+    view: () => follower.view,
+    ledger: follower.ledger,
+    node: node.id,
   });
   const relay = new RelayClient({
     // the relay given first, then every relay the node is listed with on the ledger, so the

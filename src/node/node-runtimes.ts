@@ -6,13 +6,15 @@ import type { Identity } from '../identity/index.ts';
 import { detectCgroupLayout } from './cgroup-layout.ts';
 import { ContainerRuntime } from './container-runtime.ts';
 import type { WorkloadRuntime } from './deployment-engine.ts';
+import { GatewayRuntime, type NodeLedgerLink } from './gateway-runtime.ts';
 import { ImageCache } from './image-cache.ts';
 import { openSecret } from './secret-seal.ts';
 import type { WorkloadKind } from './workload-kinds.ts';
 
 /*
  * The runtimes a node offers, found on the machine: the container runtime when crun runs
- * and the host mounts cgroups. A kind without its runtime is not an error at start: the
+ * and the host mounts cgroups; the gateway runtime with it, when nsenter runs (it forwards
+ * into containers' networks). A kind without its runtime is not an error at start: the
  * engine refuses such workloads with WORKLOAD_KIND_UNAVAILABLE, and the log says why here.
  */
 
@@ -23,6 +25,7 @@ export interface NodeRuntimesOptions {
   /** false to offer no container runtime (`vdc node serve --no-containers`) */
   containers?: boolean;
   crunBinary?: string;
+  nsenterBinary?: string;
 }
 
 /** Whether `binary --version` runs. */
@@ -63,5 +66,32 @@ export function nodeRuntimes(
     ...(o.crunBinary ? { crunBinary: o.crunBinary } : {}),
   });
   o.logger.log('info', 'container runtime ready', { cgroups: layout.kind });
-  return { container };
+  const nsenter = o.nsenterBinary ?? 'nsenter';
+  if (!runs(nsenter)) {
+    o.logger.log('warn', 'no gateway runtime on this node', {
+      code: 'GATEWAY_WORKLOAD_UNAVAILABLE',
+      why: `${nsenter} does not run (Debian package util-linux)`,
+    });
+    return { container };
+  }
+  const gateway = new GatewayRuntime({
+    data: o.data,
+    identity: o.identity,
+    containers: container,
+    logger: o.logger.child({ part: 'gateways' }),
+    ...(o.nsenterBinary ? { nsenter: o.nsenterBinary } : {}),
+  });
+  return { container, gateway };
+}
+
+/**
+ * Gives the runtimes that need them the node's ledger view, ledger and node id, which
+ * exist only once the agent has registered or resumed (the runtimes are made before).
+ */
+export function attachLedger(
+  runtimes: Partial<Record<WorkloadKind, WorkloadRuntime>>,
+  link: NodeLedgerLink,
+): void {
+  for (const runtime of Object.values(runtimes))
+    if (runtime instanceof GatewayRuntime) runtime.attachLedger(link);
 }

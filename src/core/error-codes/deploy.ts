@@ -9,6 +9,11 @@ export const DEPLOY_CODES = {
   DEPLOY_RELAY_UNKNOWN: 'usage',
   DEPLOY_WORKLOAD_FAILED: 'conflict',
   DEPLOY_TIMEOUT: 'unavailable',
+  // a gateway workload's name, checked before the grant is signed (docs/node-gateway.md)
+  DEPLOY_NAME_UNKNOWN: 'not-found',
+  DEPLOY_NAME_NOT_YOURS: 'forbidden',
+  DEPLOY_NAME_OTHER_GATEWAY: 'conflict',
+  DEPLOY_NAME_NODE_NOT_LISTED: 'forbidden',
   // secrets sealed to a node
   SECRET_TOO_LARGE: 'invalid',
   SECRET_SEAL_MALFORMED: 'invalid',

@@ -27,6 +27,7 @@ export const NODE_CODES = {
   DEPLOYMENT_WORKLOAD_NAME_TAKEN: 'invalid',
   DEPLOYMENT_WORKLOAD_KIND_UNKNOWN: 'invalid',
   DEPLOYMENT_WORKLOAD_INVALID: 'invalid',
+  DEPLOYMENT_GATEWAY_TARGET_INVALID: 'invalid',
   // the engine and its store
   DEPLOYMENT_EXISTS: 'conflict',
   DEPLOYMENT_NOT_FOUND: 'not-found',
@@ -38,6 +39,10 @@ export const NODE_CODES = {
   CONTAINER_START_FAILED: 'unavailable',
   CONTAINER_STOP_FAILED: 'unavailable',
   CONTAINER_SECRET_INVALID: 'invalid',
+  // the gateway runtime (docs/node-gateway.md)
+  GATEWAY_WORKLOAD_UNAVAILABLE: 'unavailable',
+  GATEWAY_WORKLOAD_NOT_RUNNING: 'unavailable',
+  GATEWAY_FORWARDER_FAILED: 'unavailable',
   // the agent's start
   NODE_GRANT_REQUIRED: 'usage',
   NODE_GRANT_INVALID: 'invalid',
