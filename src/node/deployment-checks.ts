@@ -147,7 +147,7 @@ export function checkDeployment(doc: Deployment, ctx: CheckContext): string {
         `workload ${w.name} has kind ${JSON.stringify(w.kind)}; known kinds: container, zdb, network, gateway`,
       );
   for (const w of doc.workloads) checkWorkloadSpec(w as Parameters<typeof checkWorkloadSpec>[0]);
-  // 7. A gateway workload forwards to a container of this same deployment.
+  // 6c. A gateway workload forwards to a container of this same deployment.
   const kinds = new Map(doc.workloads.map((w) => [w.name, w.kind]));
   for (const w of doc.workloads) {
     if (w.kind !== 'gateway') continue;
