@@ -1,6 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { VdcError } from '../core/errors.ts';
+import { BulkParts, ReplyReader, type ZdbReply } from './reply-reader.ts';
 import { secureHash } from './secure-auth.ts';
+
+export type { ZdbReply } from './reply-reader.ts';
 
 /*
  * A small RESP2 client for zdb (and 0-db): commands are queued and written at once, so
@@ -10,96 +13,13 @@ import { secureHash } from './secure-auth.ts';
  * Large values are never copied on the way out: a command's framing is built in small
  * buffers and its big arguments are handed to the socket as they are (one writev per
  * tick), and a value given as several parts goes out as one bulk string. Bulk replies are
- * views into the received bytes, not copies. Profiling zstor showed these copies (and
- * the page faults of their fresh buffers) costing more than its encryption.
+ * views into the received bytes, not copies, and getParts() takes a big value as the
+ * pieces it arrived in (reply-reader.ts). Profiling zstor showed these copies (and the
+ * page faults of their fresh buffers) costing more than its encryption.
  */
-
-export type ZdbReply = string | number | Buffer | null | ZdbReply[];
 
 /** A command argument; an array is one bulk string made of its parts, sent without joining them. */
 export type ZdbArg = string | Buffer | number | readonly Uint8Array[];
-
-const MAX_REPLY_BYTES = 64 * 1024 * 1024;
-
-class ReplyReader {
-  private buf: Buffer = Buffer.alloc(0);
-  private chunks: Buffer[] = [];
-  private chunkBytes = 0;
-  /** Bytes known to be needed before the next reply can be complete (a bulk's length). */
-  private need = 0;
-
-  push(chunk: Buffer): void {
-    // gather chunks without copying until the reply being received can be complete
-    this.chunks.push(chunk);
-    this.chunkBytes += chunk.length;
-    if (this.buf.length + this.chunkBytes > MAX_REPLY_BYTES)
-      throw new VdcError(
-        'ZDB_PROTOCOL',
-        'reply larger than 64 MiB: the server is not speaking RESP',
-      );
-  }
-
-  /** The next complete reply, or undefined if more bytes are needed. */
-  next(): { value: ZdbReply | VdcError } | undefined {
-    if (this.buf.length + this.chunkBytes < this.need) return undefined;
-    if (this.chunks.length > 0) {
-      this.buf =
-        this.buf.length === 0 && this.chunks.length === 1
-          ? this.chunks[0]!
-          : Buffer.concat([this.buf, ...this.chunks]);
-      this.chunks = [];
-      this.chunkBytes = 0;
-    }
-    this.need = 0;
-    const r = this.parse(0);
-    if (!r) return undefined;
-    this.buf = this.buf.subarray(r.end);
-    return { value: r.value };
-  }
-
-  private parse(at: number): { value: ZdbReply | VdcError; end: number } | undefined {
-    const nl = this.buf.indexOf('\r\n', at);
-    if (nl < 0) return undefined;
-    const type = String.fromCharCode(this.buf[at]!);
-    const line = this.buf.toString('latin1', at + 1, nl);
-    const after = nl + 2;
-    switch (type) {
-      case '+':
-        return { value: line, end: after };
-      case '-':
-        return { value: new VdcError('ZDB_REPLY_ERROR', line), end: after };
-      case ':':
-        return { value: Number(line), end: after };
-      case '$': {
-        const n = Number(line);
-        if (n < 0) return { value: null, end: after };
-        if (this.buf.length < after + n + 2) {
-          this.need = Math.max(this.need, after + n + 2);
-          return undefined;
-        }
-        // A view, not a copy: the buffer it points into is this reply's (and its
-        // neighbours'), never written again, so handing it out is safe.
-        return { value: this.buf.subarray(after, after + n), end: after + n + 2 };
-      }
-      case '*': {
-        const n = Number(line);
-        if (n < 0) return { value: null, end: after };
-        const items: ZdbReply[] = [];
-        let pos = after;
-        for (let i = 0; i < n; i++) {
-          const r = this.parse(pos);
-          if (!r) return undefined;
-          if (r.value instanceof VdcError) throw r.value;
-          items.push(r.value);
-          pos = r.end;
-        }
-        return { value: items, end: pos };
-      }
-      default:
-        throw new VdcError('ZDB_PROTOCOL', `unexpected reply type ${JSON.stringify(type)}`);
-    }
-  }
-}
 
 const CRLF = Buffer.from('\r\n');
 /** Arguments at least this long are written as they are rather than copied into the framing. */
@@ -140,7 +60,11 @@ export interface ZdbClientOptions {
 export class ZdbClient {
   private readonly socket: Socket;
   private readonly reader = new ReplyReader();
-  private readonly waiting: { resolve: (v: ZdbReply) => void; reject: (e: Error) => void }[] = [];
+  private readonly waiting: {
+    resolve: (v: ZdbReply | BulkParts) => void;
+    reject: (e: Error) => void;
+    parts: boolean;
+  }[] = [];
   private queued: Uint8Array[] = [];
   private closedError: Error | undefined;
 
@@ -150,7 +74,8 @@ export class ZdbClient {
     socket.on('data', (chunk: Buffer) => {
       try {
         this.reader.push(chunk);
-        for (let r = this.reader.next(); r; r = this.reader.next()) {
+        const wantsParts = () => this.waiting[0]?.parts === true;
+        for (let r = this.reader.next(wantsParts()); r; r = this.reader.next(wantsParts())) {
           const w = this.waiting.shift();
           if (!w) continue;
           if (r.value instanceof VdcError) w.reject(r.value);
@@ -195,9 +120,13 @@ export class ZdbClient {
    * @throws VdcError ZDB_REPLY_ERROR (the server's error text), ZDB_CONNECTION_CLOSED
    */
   command(...args: ZdbArg[]): Promise<ZdbReply> {
+    return this.send(args, false) as Promise<ZdbReply>;
+  }
+
+  private send(args: readonly ZdbArg[], parts: boolean): Promise<ZdbReply | BulkParts> {
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.push({ resolve, reject, parts });
       const first = this.queued.length === 0;
       encode(args, this.queued);
       if (first)
@@ -238,6 +167,18 @@ export class ZdbClient {
 
   async get(key: Buffer | string): Promise<Buffer | null> {
     return (await this.command('GET', key)) as Buffer | null;
+  }
+
+  /**
+   * GET, the value as the pieces it arrived in (views of the received bytes, never joined:
+   * one piece when it arrived whole), or null.
+   * @throws VdcError ZDB_REPLY_ERROR (the server's error text), ZDB_CONNECTION_CLOSED
+   */
+  async getParts(key: Buffer | string): Promise<readonly Buffer[] | null> {
+    const r = await this.send(['GET', key], true);
+    if (r instanceof BulkParts) return r.parts;
+    if (r === null) return null;
+    throw new VdcError('ZDB_PROTOCOL', `GET answered ${typeof r}, not a bulk string`);
   }
 
   async del(key: Buffer | string): Promise<void> {

@@ -98,3 +98,14 @@ export function dispatch(call: Call): { reply: Reply; name: string | undefined }
   if (!handler) return { reply: NOT_SUPPORTED, name: undefined };
   return { reply: handler(call), name };
 }
+
+/**
+ * Which request arguments the parser may hand over as the pieces they arrived in: the value
+ * of SET and SETX (written to the data file as they are, never joined). Every other
+ * argument of every command arrives as one buffer.
+ */
+export function valueMayStaySplit(command: Buffer, index: number): boolean {
+  if (index !== 2 || command.length < 3 || command.length > 4) return false;
+  const name = command.toString('latin1').toUpperCase();
+  return name === 'SET' || name === 'SETX';
+}

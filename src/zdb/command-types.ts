@@ -44,6 +44,11 @@ export type Reply = Buffer | WaitRequest;
 export interface Call {
   client: ClientState;
   args: Buffer[];
+  /**
+   * SET/SETX only: the value (args[2], then empty) as the pieces it arrived in, when it
+   * spanned several received chunks (resp-parser.ts: stored without being joined).
+   */
+  valueParts?: readonly Buffer[];
   server: ServerContext;
   /** Set by a handler that appended to a namespace: its reply must not be sent if that write fails. */
   wrote?: Namespace;

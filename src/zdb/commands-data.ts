@@ -7,7 +7,13 @@ import {
   ERR_READONLY,
   type Reply,
 } from './command-types.ts';
-import { FILE_HEADER_SIZE, FLAG_DELETED, MAX_KEY_LENGTH, valueCrc } from './record-format.ts';
+import {
+  FILE_HEADER_SIZE,
+  FLAG_DELETED,
+  MAX_KEY_LENGTH,
+  valueCrc,
+  valueLength,
+} from './record-format.ts';
 import { array, bulk, error, integer, NIL, OK } from './resp-reply.ts';
 
 /* SET, SETX, GET, MGET, DEL, EXISTS, CHECK, LENGTH, KEYTIME: 0-db's dataset commands. */
@@ -33,7 +39,9 @@ export function commandSet(call: Call): Reply {
     if (bad) return bad;
   }
   const key = call.args[1]!;
-  const value = call.args[2]!;
+  // a big value may come as the pieces it was received in (stored without joining them)
+  const value = call.valueParts ?? call.args[2]!;
+  const length = valueLength(value);
   if (key.length > MAX_KEY_LENGTH) return error('Key too large');
   if (!call.client.writable) return error(ERR_READONLY);
   const space = ns(call);
@@ -45,7 +53,7 @@ export function commandSet(call: Call): Reply {
   const live = existing && !(existing.flags & FLAG_DELETED) ? existing : undefined;
   if (space.maxsize > 0) {
     const floating = live ? live.length : 0;
-    if (store.datasize + value.length > space.maxsize + floating)
+    if (store.datasize + length > space.maxsize + floating)
       return error('No space left on this namespace');
   }
   let id: Buffer;
@@ -63,10 +71,7 @@ export function commandSet(call: Call): Reply {
   const crc = valueCrc(value);
   if (live && live.crc === crc) return NIL;
   if (live && space.worm) return error('Cannot update a key when namespace is in worm mode');
-  if (
-    store.dataEnd > FILE_HEADER_SIZE &&
-    store.dataEnd + value.length > call.server.settings.datasize
-  )
+  if (store.dataEnd > FILE_HEADER_SIZE && store.dataEnd + length > call.server.settings.datasize)
     store.jump();
   const known = id === key ? existingId : store.index.find(id);
   store.append(Buffer.from(id), value, timestampOf(call), false, crc, known);
@@ -74,7 +79,8 @@ export function commandSet(call: Call): Reply {
   return bulk(id);
 }
 
-function readLive(call: Call, key: Buffer): Buffer | 'missing' | 'corrupt' {
+/** The live value of `key` (as a RESP bulk reply when `asReply`), or why there is none. */
+function readLive(call: Call, key: Buffer, asReply = false): Buffer | 'missing' | 'corrupt' {
   const store = ns(call).store;
   const id = store.index.find(key);
   if (id < 0) return 'missing';
@@ -82,18 +88,21 @@ function readLive(call: Call, key: Buffer): Buffer | 'missing' | 'corrupt' {
   if (e.flags & FLAG_DELETED) return 'missing';
   let v: Buffer | undefined;
   try {
-    v = store.readValue(key, e.dataId, e.dataOffset, e.length);
+    v = asReply
+      ? store.readValueReply(key, e.dataId, e.dataOffset, e.length)
+      : store.readValue(key, e.dataId, e.dataOffset, e.length);
   } catch {
     v = undefined;
   }
   return v ?? 'corrupt';
 }
 
+/** GET's reply: the value framed where it was read (no copy), nil, or 0-db's error. */
 function getReply(call: Call, key: Buffer): Buffer {
-  const v = readLive(call, key);
+  const v = readLive(call, key, true);
   if (v === 'missing') return NIL;
   if (v === 'corrupt') return error('Internal Error');
-  return bulk(v);
+  return v;
 }
 
 export function commandGet(call: Call): Reply {

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/log.ts';
-import { dispatch } from './command-table.ts';
+import { dispatch, valueMayStaySplit } from './command-table.ts';
 import type { Call, ClientState, ServerContext, WaitRequest } from './command-types.ts';
 import type { Namespace } from './namespace-registry.ts';
-import { RespParser, RespProtocolError } from './resp-parser.ts';
+import { RespParser, RespProtocolError, type SplitArg } from './resp-parser.ts';
 import { error, status } from './resp-reply.ts';
 
 /*
@@ -21,6 +21,34 @@ const CANNOT_WRITE = error('Cannot write data right now');
  */
 export const MAX_PENDING_REPLY_BYTES = 64 * 1024 * 1024;
 const NS_GONE = error('Your active namespace is not available anymore (probably removed).');
+
+/** Replies at least this long are written as they are; shorter ones are joined (one copy). */
+const BIG_REPLY = 32 * 1024;
+
+/**
+ * Writes a batch's replies as one writev: runs of small replies joined, big ones (values)
+ * passed by reference, so a GET's value is never copied here. Returns socket.write's verdict.
+ */
+function writeReplies(socket: Socket, out: readonly Buffer[]): boolean {
+  if (out.length === 1) return socket.write(out[0]!);
+  let ok = true;
+  let run: Buffer[] = [];
+  const flushRun = () => {
+    if (run.length > 0) ok = socket.write(run.length === 1 ? run[0]! : Buffer.concat(run)) && ok;
+    run = [];
+  };
+  socket.cork();
+  for (const b of out) {
+    if (b.length < BIG_REPLY) run.push(b);
+    else {
+      flushRun();
+      ok = socket.write(b) && ok;
+    }
+  }
+  flushRun();
+  socket.uncork();
+  return ok;
+}
 
 interface PendingWrite {
   at: number;
@@ -42,7 +70,7 @@ export class Connection {
   readonly client: ClientState;
   private readonly socket: Socket;
   private readonly host: ConnectionHost;
-  private readonly parser = new RespParser();
+  private readonly parser = new RespParser(valueMayStaySplit);
   private out: Buffer[] = [];
   private writes: PendingWrite[] = [];
   private ran: { ns: Namespace; name: string }[] = [];
@@ -51,7 +79,7 @@ export class Connection {
   private pendingBytes = 0;
   private saturated = false;
   private waiting: { request: WaitRequest; timer: NodeJS.Timeout } | undefined;
-  private queued: Buffer[][] = [];
+  private queued: { args: Buffer[]; split: SplitArg | undefined }[] = [];
   private backlog: Buffer[] = [];
 
   constructor(socket: Socket, host: ConnectionHost, client: ClientState) {
@@ -91,7 +119,7 @@ export class Connection {
 
   private feed(chunk: Buffer): void {
     try {
-      this.parser.feed(chunk, (args) => this.execute(args));
+      this.parser.feed(chunk, (args, split) => this.execute(args, split));
     } catch (err) {
       if (err instanceof RespProtocolError) this.out.push(error(err.message));
       else {
@@ -102,10 +130,12 @@ export class Connection {
     }
   }
 
-  private execute(args: Buffer[]): void {
+  private execute(args: Buffer[], split: SplitArg | undefined): void {
     if (this.closing) return;
     if (this.waiting || this.saturated) {
-      this.queued.push(args.map((a) => Buffer.from(a)));
+      // Small arguments are copied so that they do not pin whole received chunks; a split
+      // value's pieces are views of chunks that nothing writes again, kept as they are.
+      this.queued.push({ args: args.map((a) => Buffer.from(a)), split });
       return;
     }
     const ctx = this.host.context;
@@ -116,6 +146,10 @@ export class Connection {
       return;
     }
     const call: Call = { client: this.client, args, server: ctx };
+    if (split !== undefined) {
+      if (split.index === 2) call.valueParts = split.parts;
+      else args[split.index] = Buffer.concat(split.parts); // not expected: only SET values split
+    }
     let result: ReturnType<typeof dispatch>;
     try {
       result = dispatch(call);
@@ -165,9 +199,8 @@ export class Connection {
     for (const w of this.writes) if (w.ns.store.epoch !== w.epoch) this.out[w.at] = CANNOT_WRITE;
     const ctx = this.host.context;
     if (this.out.length > 0) {
-      const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-      ctx.stats.txBytes += data.length;
-      if (!this.socket.destroyed && !this.socket.write(data)) this.socket.pause();
+      for (const b of this.out) ctx.stats.txBytes += b.length;
+      if (!this.socket.destroyed && !writeReplies(this.socket, this.out)) this.socket.pause();
     }
     this.out = [];
     this.writes = [];
@@ -195,7 +228,7 @@ export class Connection {
     const backlog = this.backlog;
     this.backlog = [];
     this.batch(() => {
-      for (const args of queued) this.execute(args);
+      for (const q of queued) this.execute(q.args, q.split);
       for (const chunk of backlog) if (!this.closing) this.feed(chunk);
     });
     if (!this.waiting && !this.saturated && !this.closing && this.queued.length === 0)

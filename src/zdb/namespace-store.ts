@@ -11,7 +11,9 @@ import {
   indexRecordSize,
   readDataHeader,
   readIndexRecord,
+  type ValueBytes,
   valueCrc,
+  valueLength,
   writeDataHeader,
   writeIndexRecord,
 } from './record-format.ts';
@@ -156,24 +158,30 @@ export class NamespaceStore {
    */
   append(
     key: Buffer,
-    value: Buffer,
+    value: ValueBytes,
     timestamp: number,
     deleted: boolean,
     crc = deleted ? 0 : valueCrc(value),
     known = this.index.find(key),
   ): number {
     const flags = deleted ? FLAG_DELETED : 0;
+    const length = deleted ? 0 : valueLength(value);
     const header = Buffer.allocUnsafe(DATA_HEADER_SIZE + key.length);
-    writeDataHeader(header, 0, { key, value, flags, crc, timestamp });
+    writeDataHeader(header, 0, { key, valueLength: length, flags, crc, timestamp });
     const dataOffset = this.data.append(header);
-    if (!deleted && value.length > 0) this.data.append(value);
+    // The value's buffers are queued as they are (one writev at the group commit): the
+    // caller must not write into them again, which holds for received bytes.
+    if (length > 0) {
+      if (Buffer.isBuffer(value)) this.data.append(value);
+      else for (const p of value) if (p.length > 0) this.data.append(p);
+    }
     const prev = known >= 0 ? this.index.entry(known) : undefined;
     const rec: IndexRecord = {
       key,
       flags,
       dataId: this.currentId,
       dataOffset,
-      length: deleted ? 0 : value.length,
+      length,
       crc,
       timestamp,
       prevId: prev ? prev.idxId : 0,
@@ -218,9 +226,10 @@ export class NamespaceStore {
     this.idx.sync();
   }
 
-  private readDataFile(id: number, length: number, position: number): Buffer {
+  /** Reads `length` bytes at `position` of data file `id` into a buffer `room` bytes longer. */
+  private readDataFile(id: number, length: number, position: number, room = 0): Buffer {
+    const buf = Buffer.allocUnsafe(length + room);
     if (id === this.currentId) {
-      const buf = Buffer.allocUnsafe(length);
       const n = this.data.read(buf, length, position);
       return buf.subarray(0, n);
     }
@@ -228,23 +237,65 @@ export class NamespaceStore {
     if (!existsSync(path) && !this.events.missingData(path)) {
       throw new Error(`data file ${path} is missing`);
     }
-    return readAt(path, length, position);
+    return readAt(path, length, position, buf);
   }
 
   /**
-   * The value of a record, checked: header CRC, key, length and value CRC. Returns
-   * undefined when any check fails, so a damaged record is never served.
+   * The record holding `key`'s value, read and checked: header CRC, key, length and value
+   * CRC. Undefined when any check fails, so a damaged record is never served. The returned
+   * buffer has `room` spare bytes after the record (in its underlying memory).
    */
-  readValue(key: Buffer, dataId: number, dataOffset: number, length: number): Buffer | undefined {
+  private readRecord(
+    key: Buffer,
+    dataId: number,
+    dataOffset: number,
+    length: number,
+    room: number,
+  ): { record: Buffer; deleted: boolean } | undefined {
     const size = DATA_HEADER_SIZE + key.length + length;
-    const b = this.readDataFile(dataId, size, dataOffset);
+    const b = this.readDataFile(dataId, size, dataOffset, room);
     const h = readDataHeader(b, 0);
     if (!h || h.keyLen !== key.length || h.valueLen !== length || b.length < size) return undefined;
     if (!b.subarray(DATA_HEADER_SIZE, DATA_HEADER_SIZE + key.length).equals(key)) return undefined;
-    const value = b.subarray(DATA_HEADER_SIZE + key.length, size);
-    if (h.flags & FLAG_DELETED) return Buffer.alloc(0);
-    if (valueCrc(value) !== h.valueCrc) return undefined;
-    return value;
+    if (h.flags & FLAG_DELETED) return { record: b, deleted: true };
+    if (valueCrc(b.subarray(DATA_HEADER_SIZE + key.length, size)) !== h.valueCrc) return undefined;
+    return { record: b, deleted: false };
+  }
+
+  /**
+   * The value of a record, checked (see readRecord): undefined when a check fails, so a
+   * damaged record is never served.
+   */
+  readValue(key: Buffer, dataId: number, dataOffset: number, length: number): Buffer | undefined {
+    const r = this.readRecord(key, dataId, dataOffset, length, 0);
+    if (!r) return undefined;
+    if (r.deleted) return Buffer.alloc(0);
+    return r.record.subarray(DATA_HEADER_SIZE + key.length);
+  }
+
+  /**
+   * The value of a record framed as a RESP bulk reply (`$LEN\r\n`, value, `\r\n`), made in
+   * the buffer it was read into: the framing overwrites the record's already-checked header
+   * and key in front of the value (always longer than `$8388608\r\n`) and two spare bytes
+   * after it, so a GET's value is read once and never copied. Undefined as readValue.
+   */
+  readValueReply(
+    key: Buffer,
+    dataId: number,
+    dataOffset: number,
+    length: number,
+  ): Buffer | undefined {
+    const r = this.readRecord(key, dataId, dataOffset, length, 2);
+    if (!r) return undefined;
+    const valueAt = DATA_HEADER_SIZE + key.length;
+    const value = r.deleted ? 0 : length;
+    const prefix = `$${value}\r\n`;
+    const b = Buffer.from(r.record.buffer, r.record.byteOffset, valueAt + value + 2);
+    const start = valueAt - prefix.length;
+    b.write(prefix, start, 'latin1');
+    b[valueAt + value] = 13;
+    b[valueAt + value + 1] = 10;
+    return b.subarray(start);
   }
 
   readIndexAt(p: LogPosition): IndexRecord | undefined {

@@ -46,7 +46,7 @@ export function checkFileHeader(b: Buffer, kind: FileKind, fileId: number): numb
 
 export interface DataRecordInput {
   key: Buffer;
-  value: Buffer;
+  valueLength: number;
   flags: number;
   crc: number;
   timestamp: number;
@@ -60,7 +60,7 @@ export function dataRecordSize(keyLen: number, valueLen: number): number {
 export function writeDataHeader(out: Buffer, at: number, r: DataRecordInput): number {
   out.writeUInt8(r.key.length, at);
   out.writeUInt8(r.flags, at + 1);
-  out.writeUInt32LE(r.value.length, at + 2);
+  out.writeUInt32LE(r.valueLength, at + 2);
   out.writeUInt32LE(r.crc >>> 0, at + 6);
   out.writeUInt32LE(r.timestamp >>> 0, at + 10);
   r.key.copy(out, at + DATA_HEADER_SIZE);
@@ -150,6 +150,19 @@ export function readIndexRecord(b: Buffer, at: number): IndexRecord | undefined 
   };
 }
 
-export function valueCrc(value: Buffer): number {
-  return crc32(value) >>> 0;
+/** A value as one buffer, or as the pieces it arrived in (never joined: see resp-parser.ts). */
+export type ValueBytes = Buffer | readonly Buffer[];
+
+export function valueLength(value: ValueBytes): number {
+  if (Buffer.isBuffer(value)) return value.length;
+  let n = 0;
+  for (const p of value) n += p.length;
+  return n;
+}
+
+export function valueCrc(value: ValueBytes): number {
+  if (Buffer.isBuffer(value)) return crc32(value) >>> 0;
+  let crc = 0;
+  for (const p of value) crc = crc32(p, crc);
+  return crc >>> 0;
 }

@@ -7,6 +7,7 @@ import { jsonLogger, type Logger } from '../core/log.ts';
 import type { ServerContext, ServerStats } from './command-types.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
 import { Hooks } from './hooks.ts';
+import { keepFreedMemory } from './malloc-tuning.ts';
 import { type Namespace, NamespaceRegistry } from './namespace-registry.ts';
 import { FILE_HEADER_SIZE } from './record-format.ts';
 import { defaultSettings, MAX_DATASIZE, type ZdbSettings } from './settings.ts';
@@ -44,6 +45,7 @@ export async function startZdbServer(
 ): Promise<ZdbServer> {
   const settings = defaultSettings(over);
   checkSettings(settings);
+  keepFreedMemory(); // values pass through fresh buffers: see malloc-tuning.ts
   mkdirSync(settings.dataPath, { recursive: true, mode: 0o700 });
   mkdirSync(settings.indexPath, { recursive: true, mode: 0o700 });
   const hooks = new Hooks(settings.hook);

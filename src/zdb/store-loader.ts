@@ -177,10 +177,11 @@ export function loadNamespace(
 }
 
 /** Reads `length` bytes at `position` of a file that is not open (an older data or index file). */
-export function readAt(path: string, length: number, position: number): Buffer {
+/** Reads up to `length` bytes at `position` of `path`, into `into` when given. */
+export function readAt(path: string, length: number, position: number, into?: Buffer): Buffer {
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(length);
+    const buf = into ?? Buffer.allocUnsafe(length);
     const n = readSync(fd, buf, 0, length, position);
     return buf.subarray(0, n);
   } finally {

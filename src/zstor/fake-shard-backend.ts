@@ -15,6 +15,8 @@ export class FakeShardBackend implements ShardBackend {
   puts = 0;
   /** Hex keys of every get, in order: tests count what a read fetched. */
   readonly gotKeys: string[] = [];
+  /** Set by servePieces(): values are then also served in pieces, as zdb's are. */
+  getParts?: (key: Uint8Array) => Promise<readonly Uint8Array[] | undefined>;
 
   constructor(id: string, node: string, farm?: string) {
     this.id = id;
@@ -39,6 +41,17 @@ export class FakeShardBackend implements ShardBackend {
     this.gotKeys.push(hex);
     const v = this.values.get(hex);
     return v === undefined ? undefined : Buffer.from(v);
+  }
+
+  /** From now on, also serve values as pieces of `size` bytes (views), as a socket delivers them. */
+  servePieces(size: number): void {
+    this.getParts = async (key) => {
+      const v = await this.get(key);
+      if (v === undefined) return undefined;
+      const pieces: Uint8Array[] = [];
+      for (let at = 0; at < v.length; at += size) pieces.push(v.subarray(at, at + size));
+      return pieces;
+    };
   }
 
   async delete(key: Uint8Array): Promise<boolean> {

@@ -4,7 +4,7 @@ import { openChunk } from './chunk-seal.ts';
 import type { ChunkRecord, ObjectManifest } from './object-manifest.ts';
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
-import { decodeShard } from './shard-format.ts';
+import { decodeShardParts } from './shard-format.ts';
 import { objectKey, shardKey, versionKey } from './zstor-keys.ts';
 
 /*
@@ -35,7 +35,8 @@ export interface ReadSource {
 export const DEFAULT_PREFETCH = 3;
 
 interface Fetched {
-  readonly shards: (Uint8Array | undefined)[];
+  /** The data shards, each as the pieces it arrived in. */
+  readonly shards: readonly (readonly Uint8Array[])[];
   readonly problems: string[];
 }
 
@@ -120,7 +121,7 @@ export async function* readObject(
     const pieces = await openChunk(
       key,
       { objectId, version: manifest.version, chunk: i },
-      fetched.shards.slice(0, rs.data) as Uint8Array[],
+      fetched.shards,
       record.sealed,
       record.flags,
       record.size,
@@ -151,7 +152,7 @@ async function fetchChunk(
   rs: ReedSolomon,
 ): Promise<Fetched> {
   const record = manifest.chunks[chunk]!;
-  const shards: (Uint8Array | undefined)[] = new Array(rs.total).fill(undefined);
+  const shards: (readonly Uint8Array[] | undefined)[] = new Array(rs.total).fill(undefined);
   const problems: string[] = [];
   const load = (indices: number[]) =>
     Promise.all(
@@ -163,6 +164,8 @@ async function fetchChunk(
     );
   await load(Array.from({ length: rs.data }, (_, i) => i));
   let good = shards.filter((s) => s !== undefined).length;
+  // all data shards good (only they were fetched): no decoding, pieces as they arrived
+  if (good === rs.data) return { shards: shards.slice(0, rs.data) as Uint8Array[][], problems };
   let nextParity = rs.data;
   while (good < rs.data && nextParity < rs.total) {
     const want = Math.min(rs.data - good, rs.total - nextParity);
@@ -176,11 +179,15 @@ async function fetchChunk(
       `chunk ${chunk} of ${JSON.stringify(manifest.name)} version ${manifest.version} has ${good} good shards of ${rs.total}, ` +
         `${rs.data} needed; ${problems.sort().join('; ')}. Bring the backends back (then run repair) or the data is lost`,
     );
-  rs.reconstruct(shards, true);
-  return { shards, problems };
+  // Degraded: Reed-Solomon needs each shard in one buffer.
+  const joined = shards.map((s) =>
+    s === undefined ? undefined : s.length === 1 ? s[0]! : Buffer.concat(s),
+  );
+  rs.reconstruct(joined, true);
+  return { shards: joined.slice(0, rs.data).map((s) => [s!]), problems };
 }
 
-/** The shard's payload, or a sentence saying what is wrong with it. */
+/** The shard's payload (as the pieces it arrived in), or a sentence saying what is wrong with it. */
 async function fetchShard(
   source: ReadSource,
   manifest: ObjectManifest,
@@ -188,7 +195,7 @@ async function fetchShard(
   chunk: number,
   index: number,
   record: ChunkRecord,
-): Promise<Uint8Array | string> {
+): Promise<readonly Uint8Array[] | string> {
   const expected = record.shards[index]!;
   const label = `shard ${index}`;
   if (expected.backend === null) return `${label} was never stored`;
@@ -197,11 +204,13 @@ async function fetchShard(
     return `${label} is on backend ${expected.backend}, which is not configured`;
   const where = `${label} on ${backend.id} (node ${backend.node})`;
   try {
-    const value = await backend.get(
-      shardKey(source.nameKey, objectId, manifest.version, chunk, index),
-    );
+    const key = shardKey(source.nameKey, objectId, manifest.version, chunk, index);
+    const value =
+      backend.getParts !== undefined
+        ? await backend.getParts(key)
+        : await backend.get(key).then((v) => (v === undefined ? undefined : [v]));
     if (value === undefined) return `${where} is missing`;
-    const shard = decodeShard(value, where);
+    const shard = decodeShardParts(value, where);
     if (shard.hash.toString('hex') !== expected.hash)
       return `${where} is not the shard the metadata recorded (stale or replaced)`;
     if (
@@ -211,7 +220,7 @@ async function fetchShard(
       shard.index !== index
     )
       return `${where} belongs to another place`;
-    return shard.payload;
+    return shard.payloadParts;
   } catch (err) {
     const e = asVdcError(err);
     return `${where}: ${e.code} ${e.message}`;

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { assertInteger, fail } from '../core/assert.ts';
 import { asVdcError } from '../core/errors.ts';
-import { type PackedChunk, packChunk, sealChunk, sealedDataShards } from './chunk-seal.ts';
+import {
+  type PackedChunk,
+  packChunk,
+  SEAL_OVERHEAD,
+  sealChunk,
+  sealedDataShards,
+  sealedShardLength,
+} from './chunk-seal.ts';
 import { rechunk } from './chunker.ts';
 import type { ChunkRecord, ObjectManifest, ShardRecord } from './object-manifest.ts';
 import { MANIFEST_FORMAT } from './object-manifest.ts';
@@ -16,9 +23,10 @@ import { objectKey, shardKey, versionKey } from './zstor-keys.ts';
  * shard per backend. Chunk k+1 compresses on libuv's thread pool while chunk k is sealed
  * and coded here, while the shards of up to `inFlight` earlier chunks are on their way
  * (each backend connection pipelines them). Memory is bounded whatever the object's size:
- * 3 plaintext chunks (the chunker's ring), inFlight + 1 sealed chunks and inFlight + 2
- * parity sets; with the defaults (4 MiB, 4+2, inFlight 3) about 3 + 4 + 5 × 0.5 = 9.5
- * chunks, 38 MiB, plus what the sockets hold of those same buffers (no copies).
+ * 3 plaintext chunks (the chunker's ring), inFlight + 2 sealed chunks and inFlight + 2
+ * parity sets, each in a ring allocated once per object; with the defaults (4 MiB, 4+2,
+ * inFlight 3) about 3 + 5 + 5 × 0.5 = 10.5 chunks, 42 MiB, plus what the sockets hold of
+ * those same buffers (no copies).
  */
 
 const INCOMPRESSIBLE_RUN = 4;
@@ -83,6 +91,15 @@ export async function writeObject(
   // were given once a put resolves.
   const ring = window + 2;
   const parityRing: Buffer[][] = [];
+  // Sealed chunks (ciphertext, tag, padding: the data shards are views of it) in a ring of
+  // the same size and for the same reason; allocated once per object, never per chunk.
+  const areaBytes = sealedShardLength(target.chunkSize + SEAL_OVERHEAD, rs.data) * rs.data;
+  const areaRing: Buffer[] = [];
+  const areaFor = (chunk: number): Buffer => {
+    const at = chunk % ring;
+    areaRing[at] ??= Buffer.allocUnsafe(areaBytes);
+    return areaRing[at];
+  };
   const parityFor = (chunk: number, len: number): Buffer[] => {
     const at = chunk % ring;
     let set = parityRing[at];
@@ -97,7 +114,7 @@ export async function writeObject(
   // are on their way.
   const handle = async (chunk: number, plain: Buffer, packed: PackedChunk) => {
     const place = { objectId: request.objectId, version: request.version, chunk };
-    const sealed = sealChunk(key, place, packed);
+    const sealed = sealChunk(key, place, packed, areaFor(chunk));
     const dataShards = sealedDataShards(sealed, rs.data);
     const parity = parityFor(chunk, dataShards[0]!.length);
     rs.encodeInto(dataShards, parity);

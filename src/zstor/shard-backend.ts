@@ -22,6 +22,13 @@ export interface ShardBackend {
   put(key: Uint8Array, parts: readonly Uint8Array[]): Promise<void>;
   /** The value under `key`, or undefined when there is none. @throws VdcError ZSTOR_BACKEND_UNAVAILABLE */
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * The value under `key` as pieces whose concatenation it is, or undefined when there is
+   * none. Optional: a backend that receives values in pieces (zdb) hands them over without
+   * joining them, and the object reader then hashes and decrypts them piece by piece.
+   * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE
+   */
+  getParts?(key: Uint8Array): Promise<readonly Uint8Array[] | undefined>;
   /** Removes `key`; true when it existed. @throws VdcError ZSTOR_BACKEND_UNAVAILABLE */
   delete(key: Uint8Array): Promise<boolean>;
   /** @throws VdcError ZSTOR_BACKEND_UNAVAILABLE */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { VdcError } from '../core/errors.ts';
-import { decodeShard, encodeShard, SHARD_HEADER_BYTES } from './shard-format.ts';
+import { decodeShard, decodeShardParts, encodeShard, SHARD_HEADER_BYTES } from './shard-format.ts';
 
 const header = {
   flags: 1,
@@ -62,4 +62,38 @@ test('what is not a shard is refused as malformed', () => {
   const other = Buffer.concat([s.header, s.payload]);
   other[4] = 2;
   code(other);
+});
+
+test('a shard given in pieces cut at every offset decodes as the whole one, payload as views', () => {
+  const payload = randomBytes(500);
+  const s = encodeShard(header, payload);
+  const bytes = Buffer.concat([s.header, s.payload]);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    for (const step of [cut, 7]) {
+      const pieces = [bytes.subarray(0, cut)];
+      for (let at = cut; at < bytes.length; at += Math.max(1, step))
+        pieces.push(bytes.subarray(at, at + Math.max(1, step)));
+      const d = decodeShardParts(pieces, 'test');
+      assert.deepEqual(
+        { ...d, payloadParts: undefined },
+        { ...header, hash: s.hash, payloadParts: undefined },
+      );
+      assert.ok(Buffer.concat(d.payloadParts).equals(payload), `cut ${cut} step ${step}`);
+      assert.ok(
+        d.payloadParts.every((p) => p.buffer === bytes.buffer),
+        'views, not copies',
+      );
+    }
+  }
+  // and a flipped payload byte in any piece fails the hash
+  const bad = Buffer.from(bytes);
+  bad[bad.length - 1]! ^= 1;
+  assert.throws(
+    () => decodeShardParts([bad.subarray(0, 100), bad.subarray(100)], 'x'),
+    (e) => e instanceof VdcError && e.code === 'ZSTOR_SHARD_CORRUPT',
+  );
+  assert.throws(
+    () => decodeShardParts([Buffer.from('VZ'), Buffer.from('SH')], 'x'),
+    (e) => e instanceof VdcError && e.code === 'ZSTOR_SHARD_MALFORMED',
+  );
 });

@@ -73,6 +73,51 @@ export interface DecodedShard extends ShardHeader {
   readonly hash: Buffer;
 }
 
+/** A shard decoded from pieces: its payload is views of those pieces, never joined. */
+export interface DecodedShardParts extends ShardHeader {
+  readonly payloadParts: readonly Uint8Array[];
+  readonly hash: Buffer;
+}
+
+/** Checks the fixed header fields of `b` (at least SHARD_HEADER_BYTES long). */
+function checkMagic(b: Buffer, total: number, where: string): void {
+  if (total < SHARD_HEADER_BYTES || !b.subarray(0, 4).equals(SHARD_MAGIC))
+    fail(
+      'ZSTOR_SHARD_MALFORMED',
+      `${where} is not a zstor shard (${total} bytes, no "VZSH" header)`,
+    );
+  if (b[4] !== SHARD_FORMAT)
+    fail(
+      'ZSTOR_SHARD_MALFORMED',
+      `${where} has shard format ${b[4]}, this version reads ${SHARD_FORMAT}`,
+    );
+}
+
+function checkHash(header: Buffer, payload: readonly Uint8Array[], where: string): Buffer {
+  const hash = header.subarray(HASHED_HEADER_BYTES, SHARD_HEADER_BYTES);
+  const h = createHash('sha256').update(header.subarray(0, HASHED_HEADER_BYTES));
+  for (const p of payload) h.update(p);
+  if (!h.digest().equals(hash))
+    fail(
+      'ZSTOR_SHARD_CORRUPT',
+      `${where} does not match its SHA-256: its bytes changed on the backend`,
+    );
+  return Buffer.from(hash);
+}
+
+function readHeader(b: Buffer): ShardHeader {
+  return {
+    flags: b[5]!,
+    objectId: Buffer.from(b.subarray(6, 22)),
+    version: Number(b.readBigUInt64BE(22)),
+    chunk: Number(b.readBigUInt64BE(30)),
+    index: b[38]!,
+    data: b[39]!,
+    parity: b[40]!,
+    sealedLength: b.readUInt32BE(41),
+  };
+}
+
 /**
  * Parses a stored shard and checks its hash.
  * @throws VdcError ZSTOR_SHARD_MALFORMED when it is not a shard of this format
@@ -80,39 +125,46 @@ export interface DecodedShard extends ShardHeader {
  */
 export function decodeShard(value: Uint8Array, where: string): DecodedShard {
   const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (b.length < SHARD_HEADER_BYTES || !b.subarray(0, 4).equals(SHARD_MAGIC))
-    fail(
-      'ZSTOR_SHARD_MALFORMED',
-      `${where} is not a zstor shard (${b.length} bytes, no "VZSH" header)`,
-    );
-  if (b[4] !== SHARD_FORMAT)
-    fail(
-      'ZSTOR_SHARD_MALFORMED',
-      `${where} has shard format ${b[4]}, this version reads ${SHARD_FORMAT}`,
-    );
+  checkMagic(b, b.length, where);
   const payload = b.subarray(SHARD_HEADER_BYTES);
-  const hash = b.subarray(HASHED_HEADER_BYTES, SHARD_HEADER_BYTES);
-  const actual = createHash('sha256')
-    .update(b.subarray(0, HASHED_HEADER_BYTES))
-    .update(payload)
-    .digest();
-  if (!actual.equals(hash))
-    fail(
-      'ZSTOR_SHARD_CORRUPT',
-      `${where} does not match its SHA-256: its bytes changed on the backend`,
-    );
-  const version = Number(b.readBigUInt64BE(22));
-  const chunk = Number(b.readBigUInt64BE(30));
-  return {
-    flags: b[5]!,
-    objectId: Buffer.from(b.subarray(6, 22)),
-    version,
-    chunk,
-    index: b[38]!,
-    data: b[39]!,
-    parity: b[40]!,
-    sealedLength: b.readUInt32BE(41),
-    payload,
-    hash: Buffer.from(hash),
-  };
+  const hash = checkHash(b, [payload], where);
+  return { ...readHeader(b), payload, hash };
+}
+
+/**
+ * decodeShard for a value given as pieces (ShardBackend.getParts): only the header is
+ * joined when it straddles pieces; the payload stays views of them.
+ * @throws VdcError ZSTOR_SHARD_MALFORMED, ZSTOR_SHARD_CORRUPT as decodeShard
+ */
+export function decodeShardParts(parts: readonly Uint8Array[], where: string): DecodedShardParts {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const first = parts[0];
+  let header: Buffer;
+  if (first !== undefined && first.length >= SHARD_HEADER_BYTES)
+    header = Buffer.from(first.buffer, first.byteOffset, SHARD_HEADER_BYTES);
+  else {
+    // the header straddles pieces: join just enough of them
+    const head: Uint8Array[] = [];
+    let got = 0;
+    for (const p of parts) {
+      if (got >= SHARD_HEADER_BYTES) break;
+      head.push(p);
+      got += p.length;
+    }
+    header = Buffer.concat(head).subarray(0, SHARD_HEADER_BYTES);
+  }
+  checkMagic(header, total, where);
+  const payloadParts: Uint8Array[] = [];
+  let skip = SHARD_HEADER_BYTES;
+  for (const p of parts) {
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    payloadParts.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  const hash = checkHash(header, payloadParts, where);
+  return { ...readHeader(header), payloadParts, hash };
 }

@@ -157,15 +157,29 @@ export class ZdbShardBackend implements ShardBackend {
       const v = await this.#run('GET', (c) => c.get(Buffer.from(key)));
       return v ?? undefined;
     } catch (err) {
-      // zdb answers an error (not nil) for a value whose CRC fails on its disk.
-      if (err instanceof VdcError && err.code === 'ZDB_REPLY_ERROR')
-        fail(
-          'ZSTOR_SHARD_CORRUPT',
-          `${this.#where} cannot serve the shard: zdb answered "${err.message}" (its copy is damaged)`,
-          err,
-        );
-      throw err;
+      throw this.#readError(err);
     }
+  }
+
+  /** GET without joining what arrived: views of the received bytes (see ZdbClient.getParts). */
+  async getParts(key: Uint8Array): Promise<readonly Uint8Array[] | undefined> {
+    try {
+      const v = await this.#run('GET', (c) => c.getParts(Buffer.from(key)));
+      return v ?? undefined;
+    } catch (err) {
+      throw this.#readError(err);
+    }
+  }
+
+  /** What a failed GET means: zdb answers an error (not nil) for a value whose CRC fails on its disk. */
+  #readError(err: unknown): unknown {
+    if (err instanceof VdcError && err.code === 'ZDB_REPLY_ERROR')
+      return new VdcError(
+        'ZSTOR_SHARD_CORRUPT',
+        `${this.#where} cannot serve the shard: zdb answered "${err.message}" (its copy is damaged)`,
+        { cause: err },
+      );
+    return err;
   }
 
   async delete(key: Uint8Array): Promise<boolean> {

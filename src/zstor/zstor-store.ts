@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { assertInteger, assertString, fail } from '../core/assert.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
+import { keepFreedMemory } from '../zdb/index.ts';
 import type { MetadataRoot, VersionRef } from './metadata-root.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { type ObjectManifest, parseManifest } from './object-manifest.ts';
@@ -85,6 +86,9 @@ export class ZstorStore {
    */
   constructor(backends: readonly ShardBackend[], keys: ZstorKeys, options: ZstorOptions) {
     const C = 'ZSTOR_CONFIG_INVALID';
+    // Chunks pass through many fresh buffers (cipher outputs, socket reads): keep freed
+    // memory in the process rather than faulting in new pages for each (malloc-tuning.ts).
+    keepFreedMemory();
     this.#rs = new ReedSolomon(options.data, options.parity);
     const total = this.#rs.total;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
