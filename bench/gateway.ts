@@ -3,19 +3,27 @@
  * HTTP response, measured with wrk, for
  *   - client → backend directly (plain HTTP, and HTTPS);
  *   - client → our gateway (http mode) → tunnel → backend, against Debian's nginx as an
- *     HTTP reverse proxy to the same backend (its default proxy_pass: no upstream keepalive,
- *     like our one-stream-per-request forwarding);
+ *     HTTP reverse proxy to the same backend, with its default proxy_pass (a new backend
+ *     connection per request) and with upstream keepalive (as our gateway keeps its
+ *     connections to the target alive, through the tunnel);
  *   - TLS passthrough: our gateway (SNI routing over the tunnel) against nginx's `stream`
  *     module with `ssl_preread`;
+ * each loaded (--connections) and unloaded (--unloaded-connections, for the latency the
+ * proxy itself adds), with the CPU the proxy's processes and the backend spent per request;
  * and the memory one idle tunnel and one open stream cost. The backend and the tunnel
- * client each run in their own process, as in production; the gateway (and the ledger) in
- * this one.
+ * client and the gateway each run in their own process, as in production (the ledger in
+ * this one; the memory figures use a gateway and tunnels in this process). nginx runs one worker: our side is two processes (gateway, tunnel client), all
+ * on the same cores as wrk and the backend.
+ *
+ * With BENCH_PROF=DIR, CPU profiles of the gateway and the tunnel client covering only our
+ * rows are written to DIR.
  *
  * Needs wrk, nginx and libnginx-mod-stream (Debian), openssl, and root: wrk sends the URL's
  * host as SNI, so for passthrough it runs in a private mount namespace whose /etc/hosts maps
  * the bench names to loopback (the host's /etc/hosts is untouched).
  *
  *   node --expose-gc bench/gateway.ts [--seconds N] [--connections N]
+ *     [--unloaded-connections N] [--only TEXT-IN-ROW-NAMES]
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +32,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { toHex } from '../src/core/hex.ts';
 import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
@@ -36,12 +45,44 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
+    // the unloaded pass: few connections, so latency is the proxy's own, not queueing
+    'unloaded-connections': { type: 'string', default: '1' },
     role: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
+const UNLOADED = Number(values['unloaded-connections']);
+/** BENCH_NODE_FLAGS: node flags for the gateway and tunnel processes (e.g. --trace-gc). */
+const roleFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const BODY = 'hello from the backend\n';
+
+/**
+ * With BENCH_PROF=DIR, SIGUSR2 toggles a CPU profile of this process (written to DIR when
+ * stopped), so a profile covers only the load run, not start-up and the ledger set-up.
+ */
+async function profileOnSignal(label: string): Promise<() => Promise<void>> {
+  const dir = process.env['BENCH_PROF'];
+  if (!dir) return async () => {};
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  let on = false;
+  const toggle = async () => {
+    if (!on) {
+      on = true;
+      await session.post('Profiler.start');
+      return;
+    }
+    on = false;
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `${label}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+  };
+  process.on('SIGUSR2', () => void toggle());
+  return toggle;
+}
 
 /** `--role tunnel`: the backend's tunnel client in its own process, as it runs in production. */
 async function tunnelRole(): Promise<void> {
@@ -54,7 +95,8 @@ async function tunnelRole(): Promise<void> {
     home: env['BENCH_HOME']!,
   });
   const identity = Identity.fromSeed(Buffer.from(env['BENCH_SEED']!, 'hex'));
-  process.on('SIGINT', () => process.exit(0)); // exits cleanly, so --cpu-prof is written
+  process.on('SIGINT', () => process.exit(0));
+  await profileOnSignal('tunnel');
   for (const [name, port] of JSON.parse(env['BENCH_TUNNELS']!) as [string, number][])
     startTunnel({
       view: () => client.follower.view,
@@ -62,7 +104,59 @@ async function tunnelRole(): Promise<void> {
       identity,
       name,
       to: { host: '127.0.0.1', port },
+      address: { host: '127.0.0.1', port: Number(env['BENCH_TUNNEL_PORT']) },
     }).done.catch((err) => console.error(err));
+}
+
+/**
+ * `--role gateway`: the gateway in its own process, as in production (not beside the
+ * bench's ledger); prints its ports, then `ready` once both bench names have a tunnel.
+ */
+async function gatewayRole(): Promise<void> {
+  const { LedgerClient } = await import('../src/ledger/index.ts');
+  const { startGateway } = await import('../src/gateway/index.ts');
+  const { jsonLogger } = await import('../src/core/log.ts');
+  const env = process.env as Record<string, string>;
+  const client = await LedgerClient.connect({
+    url: env['BENCH_LEDGER']!,
+    home: env['BENCH_HOME']!,
+  });
+  await client.follower.sync();
+  const loopback = { host: '127.0.0.1', port: 0 };
+  const gateway = await startGateway({
+    follower: client.follower,
+    gateway: Number(env['BENCH_GATEWAY']),
+    domain: DOMAIN,
+    http: loopback,
+    https: loopback,
+    tunnel: loopback,
+    key: readFileSync(env['BENCH_KEY']!),
+    cert: readFileSync(env['BENCH_CERT']!),
+    logger: jsonLogger(() => {}),
+  });
+  process.on('SIGINT', () => process.exit(0));
+  await profileOnSignal('gateway');
+  const { httpPort, httpsPort, tunnelPort } = gateway;
+  console.log(JSON.stringify({ httpPort, httpsPort, tunnelPort }));
+  while (gateway.pool.count('bench') < 1 || gateway.pool.count('tls') < 1)
+    await new Promise((r) => setTimeout(r, 50));
+  console.log(JSON.stringify({ ready: true }));
+}
+
+/** The JSON lines a child prints on stdout, one at a time. */
+function jsonLines(child: ChildProcess): () => Promise<Record<string, number | boolean>> {
+  const lines = createInterface({ input: child.stdout! });
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  lines.on('line', (l) => {
+    if (!l.startsWith('{')) return void console.log(l); // e.g. --trace-gc lines
+    queue.push(l);
+    wake?.();
+  });
+  return async () => {
+    while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+    return JSON.parse(queue.shift()!);
+  };
 }
 
 /** `--role backend`: plain HTTP and HTTPS servers answering BODY; prints their ports. */
@@ -105,10 +199,34 @@ function ms(value: string): number {
 }
 
 /** Runs wrk (in the private-hosts namespace) and reads req/s, p50 and p99. */
-async function wrk(name: string, url: string, hosts: string, host?: string): Promise<BenchRow> {
+/** CPU seconds (user + system) a process and its threads have used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Runs wrk (in the private-hosts namespace) and reads req/s, p50 and p99, and the CPU the
+ * proxy's processes and the backend spent per request (µs), which, unlike req/s, hardly
+ * moves with what else the shared host runs.
+ */
+async function wrk(
+  name: string,
+  url: string,
+  hosts: string,
+  host?: string,
+  cpu: { proxy: number[]; backend: number } = { proxy: [], backend: 0 },
+  connections = CONNECTIONS,
+): Promise<BenchRow> {
+  const before = new Map([...cpu.proxy, cpu.backend].map((pid) => [pid, cpuSeconds(pid)]));
   const args = [
-    '-t2',
-    `-c${CONNECTIONS}`,
+    `-t${Math.min(2, connections)}`,
+    `-c${connections}`,
     `-d${SECONDS}s`,
     '--latency',
     ...(host ? ['-H', `Host: ${host}`] : []),
@@ -125,12 +243,23 @@ async function wrk(name: string, url: string, hosts: string, host?: string): Pro
   const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
   const errors = /Non-2xx or 3xx responses: ([0-9]+)/.exec(stdout)?.[1] ?? '0';
   const socketErrors = /Socket errors: (.*)/.exec(stdout)?.[1] ?? '';
+  const requests = Number(/([0-9]+) requests in/.exec(stdout)?.[1]);
+  const perReq = (pids: number[]) =>
+    pids.length === 0
+      ? '-'
+      : Math.round(
+          (pids.reduce((sum, pid) => sum + cpuSeconds(pid) - before.get(pid)!, 0) * 1e6) / requests,
+        );
   return {
     path: name,
     'req/s': Math.round(rps),
     'p50 ms': p50,
     'p99 ms': p99,
     'non-2xx': Number(errors),
+    'proxy CPU µs/req': perReq(cpu.proxy),
+    // ours: the gateway's share + the tunnel client's share
+    'split µs': cpu.proxy.length > 1 ? cpu.proxy.map((pid) => perReq([pid])).join('+') : '',
+    'backend CPU µs/req': perReq([cpu.backend]),
     ...(socketErrors ? { 'socket errors': socketErrors } : {}),
   };
 }
@@ -143,6 +272,7 @@ function startNginx(dir: string, conf: string): ChildProcess {
 async function main(): Promise<void> {
   if (values.role === 'backend') return backendRole();
   if (values.role === 'tunnel') return tunnelRole();
+  if (values.role === 'gateway') return gatewayRole();
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-gw-'));
   const cleanups: (() => unknown)[] = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
@@ -156,9 +286,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     cleanups.push(() => backend.kill());
-    const ports = await new Promise<{ http: number; https: number }>((resolve) =>
-      backend.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))),
-    );
+    const ports = (await jsonLines(backend)()) as { http: number; https: number };
     const grid = await startGatewayGrid(t);
     const seed = randomBytes(64);
     const owner = Identity.fromSeed(seed);
@@ -178,20 +306,34 @@ async function main(): Promise<void> {
         nodes: [],
       });
     await grid.sync();
+    const gatewayProcess = spawn(
+      process.execPath,
+      [...roleFlags, import.meta.filename, '--role', 'gateway'],
+      {
+        env: {
+          ...process.env,
+          BENCH_LEDGER: grid.ledger.url,
+          BENCH_HOME: join(dir, 'gateway-home'),
+          BENCH_GATEWAY: String(grid.gatewayId),
+          BENCH_KEY: join(grid.dir, 'tunnel.key'),
+          BENCH_CERT: join(grid.dir, 'tunnel.crt'),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    cleanups.push(() => gatewayProcess.kill('SIGINT'));
+    const fromGateway = jsonLines(gatewayProcess);
+    const gw = (await fromGateway()) as { httpPort: number; httpsPort: number; tunnelPort: number };
     const tunnel = spawn(
       process.execPath,
-      [
-        ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
-        import.meta.filename,
-        '--role',
-        'tunnel',
-      ],
+      [...roleFlags, import.meta.filename, '--role', 'tunnel'],
       {
         env: {
           ...process.env,
           BENCH_LEDGER: grid.ledger.url,
           BENCH_HOME: join(dir, 'tunnel-home'),
           BENCH_SEED: seed.toString('hex'),
+          BENCH_TUNNEL_PORT: String(gw.tunnelPort),
           BENCH_TUNNELS: JSON.stringify([
             ['bench', ports.http],
             ['tls', ports.https],
@@ -201,11 +343,11 @@ async function main(): Promise<void> {
       },
     );
     cleanups.push(() => tunnel.kill('SIGINT'));
-    while (grid.gateway.pool.count('bench') < 1 || grid.gateway.pool.count('tls') < 1)
-      await new Promise((r) => setTimeout(r, 50));
+    await fromGateway(); // ready: both names have their tunnel
     const hosts = join(dir, 'hosts');
     writeFileSync(hosts, `127.0.0.1 localhost bench.${DOMAIN} tls.${DOMAIN}\n`);
     const nginxHttp = await freePort();
+    const nginxKeepalive = await freePort();
     const nginxStream = await freePort();
     const nginx = startNginx(
       dir,
@@ -217,6 +359,11 @@ http {
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   server { listen 127.0.0.1:${nginxHttp}; location / { proxy_pass http://127.0.0.1:${ports.http}; } }
+  upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxKeepalive};
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
 stream {
   server { listen 127.0.0.1:${nginxStream}; ssl_preread on; proxy_pass 127.0.0.1:${ports.https}; }
@@ -227,33 +374,77 @@ stream {
     await new Promise((r) => setTimeout(r, 500));
     const host = `bench.${DOMAIN}`;
     const rows: BenchRow[] = [];
-    rows.push(await wrk('http: client → backend', `http://127.0.0.1:${ports.http}/`, hosts));
-    rows.push(
-      await wrk(
-        'http: → vdc gateway → tunnel → backend',
-        `http://${host}:${grid.gateway.httpPort}/`,
-        hosts,
-      ),
+    const worker = Number(
+      readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(' ')[0],
     );
-    rows.push(
-      await wrk('http: → nginx proxy → backend', `http://127.0.0.1:${nginxHttp}/`, hosts, host),
-    );
-    rows.push(await wrk('tls: client → backend', `https://tls.${DOMAIN}:${ports.https}/`, hosts));
-    rows.push(
-      await wrk(
+    const ours = [gatewayProcess.pid!, tunnel.pid!];
+    const runs: [string, string, number[], string?][] = [
+      ['http: client → backend', `http://127.0.0.1:${ports.http}/`, []],
+      ['http: → vdc gateway → tunnel → backend', `http://${host}:${gw.httpPort}/`, ours],
+      ['http: → nginx proxy → backend', `http://127.0.0.1:${nginxHttp}/`, [worker], host],
+      [
+        'http: → nginx proxy, upstream keepalive → backend',
+        `http://127.0.0.1:${nginxKeepalive}/`,
+        [worker],
+        host,
+      ],
+      ['tls: client → backend', `https://tls.${DOMAIN}:${ports.https}/`, []],
+      [
         'tls: → vdc gateway passthrough → tunnel → backend',
-        `https://tls.${DOMAIN}:${grid.gateway.httpsPort}/`,
-        hosts,
-      ),
-    );
-    rows.push(
-      await wrk(
+        `https://tls.${DOMAIN}:${gw.httpsPort}/`,
+        ours,
+      ],
+      [
         'tls: → nginx stream ssl_preread → backend',
         `https://tls.${DOMAIN}:${nginxStream}/`,
-        hosts,
-      ),
+        [worker],
+      ],
+    ];
+    const selected = runs.filter(
+      ([name]) => values.only === undefined || name.includes(values.only),
     );
+    for (const [name, url, proxy, hostHeader] of selected) {
+      const profiled = name.includes('vdc') && process.env['BENCH_PROF'] !== undefined;
+      if (profiled) {
+        gatewayProcess.kill('SIGUSR2');
+        tunnel.kill('SIGUSR2');
+      }
+      rows.push(await wrk(name, url, hosts, hostHeader, { proxy, backend: backend.pid! }));
+      if (profiled) {
+        gatewayProcess.kill('SIGUSR2');
+        tunnel.kill('SIGUSR2');
+      }
+    }
     printTable(`gateway: ${CONNECTIONS} connections, ${SECONDS} s each (wrk)`, rows);
+
+    // Unloaded: what the proxy itself adds to a request's latency, against the direct path.
+    const unloaded: BenchRow[] = [];
+    const direct: Record<string, BenchRow> = {};
+    for (const [name, url, proxy, hostHeader] of selected) {
+      const row = await wrk(
+        name,
+        url,
+        hosts,
+        hostHeader,
+        { proxy, backend: backend.pid! },
+        UNLOADED,
+      );
+      const mode = name.slice(0, name.indexOf(':'));
+      if (proxy.length === 0) direct[mode] = row;
+      const base = direct[mode];
+      const added = (k: 'p50 ms' | 'p99 ms') =>
+        base && proxy.length > 0 ? Number(row[k]) - Number(base[k]) : '-';
+      unloaded.push({
+        path: name,
+        'req/s': row['req/s']!,
+        'p50 ms': row['p50 ms']!,
+        'p99 ms': row['p99 ms']!,
+        'added p50 ms': added('p50 ms'),
+        'added p99 ms': added('p99 ms'),
+        'proxy CPU µs/req': row['proxy CPU µs/req']!,
+      });
+    }
+    printTable(`unloaded: ${UNLOADED} connection(s), ${SECONDS} s each (wrk)`, unloaded);
 
     // Memory: both ends of a tunnel live in this process, so the figures cover both.
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -269,6 +460,9 @@ stream {
     while (grid.gateway.pool.count('idle') < N) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 300));
     const afterTunnels = used();
+    // The bench names' own tunnels go to the gateway process: one here for the streams.
+    grid.tunnel(owner, 'bench', ports.http);
+    while (grid.gateway.pool.count('bench') < 1) await new Promise((r) => setTimeout(r, 50));
     const beforeStreams = used();
     const streams = await Promise.all(
       Array.from({ length: N }, () => grid.gateway.pool.open('bench')),
@@ -297,7 +491,10 @@ stream {
     const path = writeResults('gateway', {
       seconds: SECONDS,
       connections: CONNECTIONS,
+      nodeFlags: roleFlags,
       rows,
+      unloadedConnections: UNLOADED,
+      unloaded,
       memory,
     });
     console.log(`\nresults: ${path}`);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
 import { jsonLogger } from '../core/log.ts';
@@ -18,6 +19,16 @@ interface TunnelFlags extends LedgerFlags {
   to: string;
   node?: string;
   grant?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    fail('USAGE', `'${flag}' ${path}: ${(err as Error).message}`, err);
+  }
 }
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -36,6 +47,14 @@ export function tunnelCommand(io: CliIo, deps: TunnelCommandDeps = {}): Command 
     )
     .option('--node <id>', 'serve as this node (its key in $VDC_HOME), with --grant')
     .option('--grant <hex>', "the name holder's vdc/grant/v1 signature for this node")
+    .option(
+      '--tls-cert <file>',
+      'http mode over TLS: the certificate chain (PEM, leaf first) the name pins in rules.tlsCertSha256; with --tls-key',
+    )
+    .option(
+      '--tls-key <file>',
+      "its private key (PEM); sent to the gateway over this tunnel only, held in the gateway's memory",
+    )
     .action(async (opts: TunnelFlags) => {
       if (!LABEL.test(opts.name))
         fail('USAGE', `'--name' must be one DNS label, got ${JSON.stringify(opts.name)}`);
@@ -44,6 +63,15 @@ export function tunnelCommand(io: CliIo, deps: TunnelCommandDeps = {}): Command 
         opts.gateway === undefined ? undefined : parseHostPort(opts.gateway, '--gateway');
       if ((opts.node === undefined) !== (opts.grant === undefined))
         fail('USAGE', "'--node' and '--grant' go together");
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined))
+        fail('USAGE', "'--tls-cert' and '--tls-key' go together");
+      const tls =
+        opts.tlsCert === undefined
+          ? undefined
+          : {
+              cert: readPem(opts.tlsCert, '--tls-cert'),
+              key: readPem(opts.tlsKey!, '--tls-key'),
+            };
       const { client, identity } = await connectAsUser(io, opts);
       const logger = jsonLogger((line) => io.err(line), { program: 'tunnel', name: opts.name });
       const signal = stopSignal(deps.signal);
@@ -56,6 +84,7 @@ export function tunnelCommand(io: CliIo, deps: TunnelCommandDeps = {}): Command 
         name: opts.name,
         to,
         ...(address ? { address } : {}),
+        ...(tls ? { tls } : {}),
         ...(opts.node === undefined
           ? {}
           : { node: positiveInt(opts.node, '--node'), grant: opts.grant! }),

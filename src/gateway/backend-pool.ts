@@ -1,8 +1,16 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import {
+  Agent,
+  type ClientRequest,
+  request as httpRequest,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 import { fail } from '../core/assert.ts';
 import { VdcError } from '../core/errors.ts';
 import type { TunnelAuthority, TunnelHello } from './tunnel-auth.ts';
+import type { BackendTls } from './tunnel-tls.ts';
 
 /*
  * The tunnels connected for each name. A request takes the next live tunnel in turn
@@ -17,6 +25,40 @@ export interface Backend {
   hello: TunnelHello;
   exporter: Buffer;
   remote: string;
+  /** the owner's certificate this tunnel presented (http mode over TLS) */
+  tls?: BackendTls;
+  /** http mode: kept-alive HTTP/1.1 connections to the target, each a CONNECT stream */
+  agent?: Agent;
+}
+
+/**
+ * An HTTP agent whose connections are CONNECT streams through one tunnel: node's HTTP
+ * client speaks HTTP/1.1 to the backend's target over them and keeps them alive, so the
+ * tunnel client only relays bytes (no HTTP work there) and reuses its target connections.
+ */
+class TunnelAgent extends Agent {
+  readonly #open: () => Promise<ClientHttp2Stream>;
+
+  constructor(open: () => Promise<ClientHttp2Stream>) {
+    super({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+    this.#open = open;
+  }
+
+  override createConnection(
+    _o: unknown,
+    cb: (err: Error | null, socket?: Duplex) => void,
+  ): undefined {
+    this.#open().then((stream) => {
+      // What node's HTTP client and agent call on a socket that a stream does not have.
+      const s = stream as unknown as Record<string, unknown>;
+      for (const m of ['setKeepAlive', 'setNoDelay', 'ref', 'unref']) s[m] ??= () => stream;
+      // The target closed its connection (e.g. its keep-alive timeout): the stream is done
+      // too, as a TCP socket would be, so the agent never reuses a half-closed one.
+      stream.once('end', () => stream.destroy());
+      cb(null, stream);
+    }, cb);
+    return undefined;
+  }
 }
 
 export class BackendPool {
@@ -43,6 +85,7 @@ export class BackendPool {
   }
 
   #remove(backend: Backend): void {
+    backend.agent?.destroy();
     const list = this.#byName.get(backend.authority.name);
     if (!list) return;
     const rest = list.filter((b) => b !== backend);
@@ -69,6 +112,17 @@ export class BackendPool {
     for (const b of this.all()) this.#remove(b);
   }
 
+  /**
+   * The TLS context to serve `name` with: from a live tunnel that presented the certificate
+   * `pin` (the one the name contract pins now); undefined when none did.
+   */
+  tlsContext(name: string, pin: string): SecureContext | undefined {
+    for (const b of this.#byName.get(name) ?? [])
+      if (b.tls?.certSha256 === pin && !b.session.destroyed && !b.session.closed)
+        return b.tls.context;
+    return undefined;
+  }
+
   #pick(name: string): Backend | undefined {
     const list = this.#byName.get(name);
     if (!list || list.length === 0) return undefined;
@@ -82,24 +136,6 @@ export class BackendPool {
   }
 
   /**
-   * Sends one HTTP request as an HTTP/2 request through the next live tunnel for `name`
-   * (http mode); the backend forwards it to its target over a kept-alive connection.
-   * @throws VdcError TUNNEL_UNAVAILABLE when no tunnel is connected or it is closing
-   */
-  request(name: string, headers: OutgoingHttpHeaders): ClientHttp2Stream {
-    const backend = this.#pick(name);
-    if (!backend)
-      fail('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`);
-    try {
-      const stream = backend.session.request(headers, { endStream: false });
-      (stream as unknown as { _writev: unknown })._writev = null;
-      return stream;
-    } catch (cause) {
-      fail('TUNNEL_UNAVAILABLE', `the tunnel for ${name} is closing`, cause);
-    }
-  }
-
-  /**
    * Opens a raw byte stream (HTTP/2 CONNECT, RFC 9113 §8.5) to the backend's target through
    * the next live tunnel for `name`, resolving once the backend has connected its target.
    * @throws VdcError TUNNEL_UNAVAILABLE when no tunnel is connected or the backend refuses
@@ -110,6 +146,30 @@ export class BackendPool {
       return Promise.reject(
         new VdcError('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`),
       );
+    return this.#connect(backend, name);
+  }
+
+  /**
+   * Sends one HTTP/1.1 request to `name`'s target through the next live tunnel, over a
+   * kept-alive CONNECT stream of that tunnel (http mode). `headers` are raw pairs.
+   * @throws VdcError TUNNEL_UNAVAILABLE when no tunnel is connected
+   */
+  httpRequest(name: string, o: { method: string; path: string; headers: string[] }): ClientRequest {
+    const backend = this.#pick(name);
+    if (!backend)
+      fail('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`);
+    backend.agent ??= new TunnelAgent(() => this.#connect(backend, name));
+    return httpRequest({
+      method: o.method,
+      path: o.path,
+      headers: o.headers as unknown as OutgoingHttpHeaders,
+      agent: backend.agent,
+      host: name,
+      setHost: false,
+    });
+  }
+
+  #connect(backend: Backend, name: string): Promise<ClientHttp2Stream> {
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       try {

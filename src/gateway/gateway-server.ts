@@ -102,14 +102,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     cert: opts.cert,
     ledger: follower.ledger,
     gateway: opts.gateway,
+    domain: opts.domain,
     view: () => follower.view,
     pool,
     logger: logger.child({ part: 'tunnel' }),
   });
   const front = { domain: opts.domain, lookup, pool, limiter };
+  let httpsPort: number | undefined;
   const http = await startHttpFront({
     ...opts.http,
     ...front,
+    httpsPort: () => httpsPort,
     logger: logger.child({ part: 'http' }),
     ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
     ...(opts.checkIntervalMs === undefined ? {} : { checkIntervalMs: opts.checkIntervalMs }),
@@ -118,8 +121,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ...opts.https,
     ...front,
     logger: logger.child({ part: 'tls' }),
+    terminated: (socket) => http.accept(socket),
     ...(opts.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: opts.helloTimeoutMs }),
   });
+  httpsPort = tls.port;
   const stop = new AbortController();
   const recheck = () => {
     try {

@@ -1,24 +1,28 @@
 import {
+  type ClientRequest,
   createServer,
   type IncomingMessage,
   type Server,
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
-import { type ClientHttp2Stream, constants } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { asVdcError } from '../core/errors.ts';
 import type { NameRecord } from '../ledger/index.ts';
-import { headerObject, requestHeaders } from './forward-headers.ts';
+import { relayBody } from './body-relay.ts';
+import { headerObject, requestHeaders, responseHeaders } from './forward-headers.ts';
 import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
 
 /*
  * The public HTTP listener (names in `http` mode): routes by Host, enforces the name's
- * rules, and forwards each request as HTTP/1.1 over its own tunnel stream. Node's parser
+ * rules, and forwards each request as HTTP/1.1, re-written by node's HTTP client, over a
+ * kept-alive CONNECT stream of a tunnel (BackendPool.httpRequest). Node's parser
  * (llhttp, strict) already refuses most smuggling shapes; the checks below repeat the ones
  * that matter so a later parser change cannot quietly let them through, and every refusal
- * is a clean status with `Connection: close`.
+ * is a clean status with `Connection: close`. The TLS front hands over the connections it
+ * terminated with an owner's certificate (`accept`): same rules, same path, proto https.
  */
 
 export interface HttpFrontOptions extends FrontOptions {
@@ -27,6 +31,16 @@ export interface HttpFrontOptions extends FrontOptions {
   /** how often node checks header and request timeouts, ms */
   checkIntervalMs?: number;
   keepAliveTimeoutMs?: number;
+  /** the public TLS port, for redirecting plain HTTP to a name served over TLS */
+  httpsPort?: () => number | undefined;
+}
+
+export interface HttpFront {
+  server: Server;
+  port: number;
+  /** Serves a TLS connection the TLS front terminated (http mode with an owner's certificate). */
+  accept(socket: TLSSocket): void;
+  close(): Promise<void>;
 }
 
 /** The server-wide header cap: the largest a name may allow; each name's own cap is checked per request. */
@@ -59,10 +73,12 @@ function refuse(
   res.end(body);
 }
 
-function rawSocketRefuse(socket: Duplex, status: number): void {
+function rawSocketRefuse(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
+  let more = '';
+  for (const [k, v] of Object.entries(extra)) more += `${k}: ${v}\r\n`;
   if (socket.writable)
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n${more}\r\n`,
     );
   socket.destroy();
 }
@@ -75,17 +91,25 @@ function headerBytes(req: IncomingMessage): number {
   return n;
 }
 
+/** Whether the request came over a TLS connection the gateway terminated. */
+function overTls(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket>).encrypted === true;
+}
+
 type Verdict =
-  | { record: NameRecord; ip: string }
+  | { record: NameRecord; ip: string; proto: 'http' | 'https' }
   | { status: number; why: string; extra?: Record<string, string> };
 
-export function startHttpFront(
-  opts: HttpFrontOptions,
-): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront> {
   const log = opts.logger;
 
   function check(req: IncomingMessage): Verdict {
     const name = nameOfHost(req.headers.host, opts.domain);
+    const tls = overTls(req);
+    // Over TLS the Host must name the server the TLS session was made for (no fronting
+    // another name through this name's certificate).
+    if (tls && (req.socket as TLSSocket).servername !== `${name}.${opts.domain}`)
+      return { status: 421, why: 'this connection is for another name' };
     const record = name === undefined ? undefined : opts.lookup(name);
     if (record?.mode !== 'http') return { status: 404, why: 'no such name on this gateway' };
     const ip = clientAddress(req.socket.remoteAddress);
@@ -126,7 +150,17 @@ export function startHttpFront(
       return { status: 413, why: 'body too large' };
     const wait = opts.limiter.take(record, ip);
     if (wait > 0) return { status: 429, why: 'rate limit', extra: { 'retry-after': String(wait) } };
-    return { record, ip };
+    if (!tls && rules.tlsCertSha256 !== undefined) {
+      // The owner serves this name over TLS: plain HTTP is sent there (308 keeps the method).
+      const port = opts.httpsPort?.();
+      const at = port === undefined || port === 443 ? '' : `:${port}`;
+      return {
+        status: 308,
+        why: 'this name is served over https',
+        extra: { location: `https://${name}.${opts.domain}${at}${req.url}` },
+      };
+    }
+    return { record, ip, proto: tls ? 'https' : 'http' };
   }
 
   const server = createServer({
@@ -152,7 +186,7 @@ export function startHttpFront(
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const v = check(req);
     if ('status' in v) return refuse(res, v.status, v.why, v.extra);
-    const { record, ip } = v;
+    const { record, ip, proto } = v;
     const host = req.headers.host!;
     const rules = record.rules;
     if (rules.timeouts?.idleMs)
@@ -161,20 +195,20 @@ export function startHttpFront(
       if (!res.headersSent) refuse(res, 504, 'the backend did not answer in time');
       else res.destroy();
     }, rules.timeouts?.requestMs ?? DEFAULTS.requestMs);
+    deadline.unref();
     res.once('close', () => clearTimeout(deadline));
     const maxBody = rules.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-    // Host travels as :authority; every other end-to-end header as is (names lowercased).
-    const forwarded = requestHeaders(req.rawHeaders, ip, host, 'http').filter((_, i, all) =>
-      i % 2 === 0 ? all[i]!.toLowerCase() !== 'host' : all[i - 1]!.toLowerCase() !== 'host',
-    );
-    let upstream: ClientHttp2Stream;
+    // The request is re-written by node's HTTP client from what was parsed: framing is
+    // node's own (a chunked request body stays chunked), never the client's bytes.
+    const headers = requestHeaders(req.rawHeaders, ip, host, proto);
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (chunked) headers.push('Transfer-Encoding', 'chunked');
+    let upstream: ClientRequest;
     try {
-      upstream = opts.pool.request(record.name, {
-        ...headerObject(forwarded),
-        [constants.HTTP2_HEADER_METHOD]: req.method!,
-        [constants.HTTP2_HEADER_PATH]: req.url!,
-        [constants.HTTP2_HEADER_AUTHORITY]: host,
-        [constants.HTTP2_HEADER_SCHEME]: 'http',
+      upstream = opts.pool.httpRequest(record.name, {
+        method: req.method!,
+        path: req.url!,
+        headers,
       });
     } catch (err) {
       return refuse(
@@ -189,40 +223,39 @@ export function startHttpFront(
       log.log('warn', 'forward failed', { name: record.name, err: err.message });
       refuse(res, 502, 'the backend failed');
     });
-    upstream.on('response', (headers) => {
-      const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(headers))
-        if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
-      res.writeHead(status, out);
-      upstream.pipe(res);
+    upstream.on('response', (answer) => {
+      answer.on('error', () => res.destroy());
+      const out = headerObject(responseHeaders(answer.rawHeaders));
+      relayBody(answer, res, () => res.writeHead(answer.statusCode ?? 502, out));
     });
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    const length = req.headers['content-length'];
+    if (!chunked && (length === undefined || length === '0')) return void upstream.end();
     let seen = 0;
     req.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > maxBody) {
         req.unpipe(upstream);
-        upstream.close(constants.NGHTTP2_CANCEL);
+        upstream.destroy();
         refuse(res, 413, 'body too large');
         req.socket.destroy();
       }
     });
     req.pipe(upstream);
-    res.on('close', () => {
-      if (!res.writableFinished && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
-    });
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const v = check(req);
-    if ('status' in v) return rawSocketRefuse(socket, v.status);
+    if ('status' in v) return rawSocketRefuse(socket, v.status, v.extra);
     if (req.headers.upgrade?.toLowerCase() !== 'websocket' || req.method !== 'GET')
       return rawSocketRefuse(socket, 400);
-    const { record, ip } = v;
+    const { record, ip, proto } = v;
     if (record.rules.timeouts?.idleMs)
       socket.setTimeout(record.rules.timeouts.idleMs, () => socket.destroy());
     socket.on('error', () => {});
-    const headers = requestHeaders(req.rawHeaders, ip, req.headers.host!, 'http', ['upgrade']);
+    const headers = requestHeaders(req.rawHeaders, ip, req.headers.host!, proto, ['upgrade']);
     let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     text += 'Connection: Upgrade\r\n\r\n';
@@ -247,6 +280,7 @@ export function startHttpFront(
       resolve({
         server,
         port: (server.address() as AddressInfo).port,
+        accept: (socket) => void server.emit('connection', socket),
         close: () =>
           new Promise<void>((r) => {
             server.closeAllConnections();

@@ -21,3 +21,4 @@ export {
   type TunnelOptions,
 } from './tunnel-client.ts';
 export type { HostPort, TunnelTarget } from './tunnel-forward.ts';
+export { certSha256 } from './tunnel-tls.ts';

@@ -1,24 +1,54 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
 import { scanClientHello } from './client-hello.ts';
 import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
 
 /*
  * The public TLS listener (names in `tls-passthrough` mode): reads the ClientHello's server
  * name without terminating TLS, and pipes the connection — the ClientHello included — over
- * a tunnel stream to the backend, which holds the name's certificate. An unknown name, a
- * name in http mode, a refused address or a malformed hello: the connection is closed and
- * nothing is forwarded.
+ * a tunnel stream to the backend, which holds the name's certificate. A name in http mode
+ * whose contract pins a certificate that a connected backend presented is terminated here
+ * instead, with that certificate, and the decrypted connection goes to the HTTP front. An
+ * unknown name, another http-mode name, a refused address or a malformed hello: the
+ * connection is closed and nothing is forwarded.
  */
 
 export interface TlsFrontOptions extends FrontOptions {
   /** time for the ClientHello before a name's own connectMs applies */
   helloTimeoutMs?: number;
+  /** where connections terminated here go (the HTTP front) */
+  terminated?: (socket: TLSSocket) => void;
 }
 
 export function startTlsFront(
   opts: TlsFrontOptions,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  const contextFor = (label: string): SecureContext | undefined => {
+    const record = opts.lookup(label);
+    const pin = record?.mode === 'http' ? record.rules.tlsCertSha256 : undefined;
+    return pin === undefined ? undefined : opts.pool.tlsContext(label, pin);
+  };
+  // Terminates TLS for http-mode names with the owner's certificate, looked up again by the
+  // server name at the handshake (the backend may have gone since the ClientHello was read).
+  const terminator = createTlsServer({
+    minVersion: 'TLSv1.2',
+    ALPNProtocols: ['http/1.1'],
+    handshakeTimeout: opts.helloTimeoutMs ?? DEFAULTS.connectMs,
+    SNICallback: (servername, cb) => {
+      const ctx = servername.endsWith(`.${opts.domain}`)
+        ? contextFor(servername.slice(0, -opts.domain.length - 1))
+        : undefined;
+      if (ctx) cb(null, ctx);
+      else cb(new Error(`no certificate for ${servername}`));
+    },
+  });
+  terminator.on('tlsClientError', () => {});
+  terminator.on('secureConnection', (tlsSocket: TLSSocket) => {
+    tlsSocket.on('error', () => {});
+    if (opts.terminated) opts.terminated(tlsSocket);
+    else tlsSocket.destroy();
+  });
   const server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -38,6 +68,13 @@ export function startTlsFront(
         ? scan.serverName.slice(0, -opts.domain.length - 1)
         : undefined;
       const record = label === undefined || label.includes('.') ? undefined : opts.lookup(label);
+      if (record?.mode === 'http' && record.rules.tlsCertSha256 !== undefined) {
+        // Rate limits count requests, in the HTTP front; addresses are refused before TLS.
+        if (!addressAllowed(record, ip) || !contextFor(record.name)) return void socket.destroy();
+        socket.unshift(buf);
+        terminator.emit('connection', socket);
+        return;
+      }
       if (record?.mode !== 'tls-passthrough') return void socket.destroy();
       if (!addressAllowed(record, ip) || opts.limiter.take(record, ip) > 0)
         return void socket.destroy();

@@ -33,6 +33,8 @@ export interface TunnelHello {
   /** for a node's tunnel: its node id and the holder's grant (hex signature) */
   node?: number;
   grant?: string;
+  /** hex SHA-256 of the leaf certificate sent in the next frame (http mode over TLS) */
+  cert?: string;
   sig: string;
 }
 
@@ -55,6 +57,7 @@ function helloPayload(h: Omit<TunnelHello, 'v' | 'sig' | 'grant'>, exporter: Buf
     name: h.name,
     key: h.key,
     ...(h.node === undefined ? {} : { node: h.node }),
+    ...(h.cert === undefined ? {} : { cert: h.cert }),
     exporter: toHex(exporter),
   };
 }
@@ -67,7 +70,14 @@ export function signTunnelGrant(identity: Identity, terms: TunnelGrantTerms): st
 /** The hello a backend sends on a TLS connection whose exporter is `exporter`. */
 export function signTunnelHello(
   identity: Identity,
-  terms: { ledger: string; gateway: number; name: string; node?: number; grant?: string },
+  terms: {
+    ledger: string;
+    gateway: number;
+    name: string;
+    node?: number;
+    grant?: string;
+    cert?: string;
+  },
   exporter: Buffer,
 ): TunnelHello {
   const key = toHex(identity.signingPublicKey);
@@ -77,6 +87,7 @@ export function signTunnelHello(
     name: terms.name,
     key,
     ...(terms.node === undefined ? {} : { node: terms.node }),
+    ...(terms.cert === undefined ? {} : { cert: terms.cert }),
   };
   const sig = toHex(identity.sign(SIGNING_TAGS.tunnel, helloPayload(base, exporter)));
   return {
@@ -93,7 +104,17 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export function parseTunnelHello(value: unknown): TunnelHello {
   const h = frameObject(value, 'hello');
   const C = 'TUNNEL_FRAME_MALFORMED';
-  const allowed = new Set(['v', 'ledger', 'gateway', 'name', 'key', 'node', 'grant', 'sig']);
+  const allowed = new Set([
+    'v',
+    'ledger',
+    'gateway',
+    'name',
+    'key',
+    'node',
+    'grant',
+    'cert',
+    'sig',
+  ]);
   for (const k of Object.keys(h))
     if (!allowed.has(k)) fail(C, `the tunnel hello has an unknown field '${k}'`);
   if (h['v'] !== 1) fail(C, `the tunnel hello must have v 1, got ${JSON.stringify(h['v'])}`);
@@ -112,6 +133,11 @@ export function parseTunnelHello(value: unknown): TunnelHello {
       fail(C, "the tunnel hello's 'node' must be a node id");
     fromHex(h['grant'], 'hello.grant', 64, C);
   }
+  if (
+    h['cert'] !== undefined &&
+    (typeof h['cert'] !== 'string' || !/^[0-9a-f]{64}$/.test(h['cert']))
+  )
+    fail(C, "the tunnel hello's 'cert' must be the hex SHA-256 of the leaf certificate");
   return h as unknown as TunnelHello;
 }
 

@@ -1,7 +1,16 @@
-import { execFileSync } from 'node:child_process';
+import { type ExecFileSyncOptions, execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fail } from '../core/assert.ts';
 
 /*
@@ -33,36 +42,84 @@ export function keySpkiSha256(keyPem: Buffer | string): string {
 
 /**
  * Makes a P-256 key (mode 0600) and a self-signed certificate for `cn` with the openssl CLI;
- * with `san`, the certificate also names that DNS host (what TLS clients verify).
+ * with `san`, the certificate also names that DNS host (what TLS clients verify). With
+ * `notBefore`/`notAfter` (tests of expired certificates), `openssl ca` signs it instead of
+ * `openssl req -x509`, which cannot set dates in OpenSSL 3.0.
  * @throws Error when openssl fails
  */
 export function makeSelfSignedCert(
   keyFile: string,
   certFile: string,
-  o: { cn: string; days: number; san?: string },
+  o: { cn: string; days: number; san?: string; notBefore?: Date; notAfter?: Date },
 ): void {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      String(o.days),
-      '-subj',
-      `/CN=${o.cn}`,
-      ...(o.san ? ['-addext', `subjectAltName=DNS:${o.san}`] : []),
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const subject = [
+    '-subj',
+    `/CN=${o.cn}`,
+    ...(o.san ? ['-addext', `subjectAltName=DNS:${o.san}`] : []),
+  ];
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const quiet: ExecFileSyncOptions = { stdio: ['ignore', 'ignore', 'pipe'] };
+  if (o.notBefore === undefined && o.notAfter === undefined) {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        ...ecKey,
+        '-days',
+        String(o.days),
+        ...subject,
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      quiet,
+    );
+  } else {
+    const from = o.notBefore ?? new Date();
+    const to = o.notAfter ?? new Date(from.getTime() + o.days * 86_400_000);
+    const asn1 = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+    const dir = mkdtempSync(join(tmpdir(), 'vdc-ca-'));
+    try {
+      writeFileSync(join(dir, 'index.txt'), '');
+      writeFileSync(join(dir, 'serial'), '01\n');
+      writeFileSync(
+        join(dir, 'ca.cnf'),
+        `[ca]\ndefault_ca = d\n[d]\ndatabase = ${dir}/index.txt\nnew_certs_dir = ${dir}\nserial = ${dir}/serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n`,
+      );
+      const csr = join(dir, 'req.csr');
+      execFileSync(
+        'openssl',
+        ['req', '-new', ...ecKey, ...subject, '-keyout', keyFile, '-out', csr],
+        quiet,
+      );
+      execFileSync(
+        'openssl',
+        [
+          'ca',
+          '-batch',
+          '-selfsign',
+          '-notext',
+          '-config',
+          join(dir, 'ca.cnf'),
+          '-keyfile',
+          keyFile,
+          '-in',
+          csr,
+          '-out',
+          certFile,
+          '-startdate',
+          asn1(from),
+          '-enddate',
+          asn1(to),
+        ],
+        quiet,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   chmodSync(keyFile, 0o600);
 }
 

@@ -1,9 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import {
-  createServer as createH2Server,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { fail } from '../core/assert.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
@@ -14,6 +10,7 @@ import { signTunnelHello, TUNNEL_EXPORTER_BYTES, TUNNEL_EXPORTER_LABEL } from '.
 import { type HostPort, streamForwarder, type TunnelTarget } from './tunnel-forward.ts';
 import { frameObject, readFrame, writeFrame } from './tunnel-frame.ts';
 import { TUNNEL_ALPN, TUNNEL_SETTINGS } from './tunnel-server.ts';
+import { loadTunnelTls } from './tunnel-tls.ts';
 
 /*
  * The backend's side of a tunnel: dial out to the gateway, pin its key from the ledger,
@@ -37,6 +34,12 @@ export interface TunnelOptions {
   /** for a node serving a name: its node id and the holder's grant (hex) */
   node?: number;
   grant?: string;
+  /**
+   * http mode over TLS: the certificate chain (PEM, leaf first) and private key (PEM) the
+   * gateway serves NAME.DOMAIN with; the leaf's SHA-256 must be the name's `tlsCertSha256`.
+   * Sent over this authenticated tunnel only, kept in the gateway's memory while it lasts.
+   */
+  tls?: { cert: Buffer | string; key: Buffer | string };
   handshakeMs?: number;
 }
 
@@ -83,6 +86,7 @@ function gatewayFor(opts: TunnelOptions) {
  */
 export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   const gateway = gatewayFor(opts);
+  const tls = opts.tls ? loadTunnelTls(opts.tls.cert, opts.tls.key) : undefined;
   const addr =
     opts.address ??
     parseHostPort(gateway.tunnelAddress, `gateway ${gateway.id} tunnelAddress`, 'GATEWAY_UNKNOWN');
@@ -138,10 +142,12 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
           gateway: gateway.id,
           name: opts.name,
           ...(opts.node === undefined ? {} : { node: opts.node, grant: opts.grant ?? '' }),
+          ...(tls ? { cert: tls.sha256 } : {}),
         },
         exporter,
       ),
     );
+    if (tls) await writeFrame(socket, { cert: tls.cert, key: tls.key });
     const answer = frameObject(await readFrame(socket, handshakeMs), 'answer');
     if (answer['ok'] !== true) {
       const code = typeof answer['code'] === 'string' ? answer['code'] : 'TUNNEL_REFUSED';
@@ -159,13 +165,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   const forwarder = streamForwarder(opts.to);
   const session: ServerHttp2Session = await new Promise((resolve) => {
     server.once('session', resolve);
-    // 'stream' passes the raw header list as a fourth argument (node docs); the types omit it.
-    server.on('stream', ((
-      stream: ServerHttp2Stream,
-      headers: Record<string, unknown>,
-      _f: number,
-      raw: string[],
-    ) => forwarder.serve(stream, headers, raw)) as never);
+    server.on('stream', (stream, headers) => forwarder.serve(stream, headers));
     server.emit('connection', socket);
   });
   session.on('error', () => {});
@@ -187,6 +187,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
 
 /** Refusals that retrying cannot change: the client stops and reports them. */
 export function isPermanentRefusal(err: VdcError): boolean {
+  if (err.code === 'TUNNEL_CERT_EXPIRED') return true; // waiting does not renew it
   return ['unauthorized', 'forbidden', 'not-found', 'invalid', 'usage'].includes(err.kind);
 }
 

@@ -1,13 +1,14 @@
-import { Agent, type AgentOptions, request as httpRequest } from 'node:http';
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { headerObject, responseHeaders } from './forward-headers.ts';
 
 /*
- * The backend's half of each tunnel stream: an HTTP request (http mode) goes to the local
- * target over a kept-alive connection; a CONNECT stream (tls-passthrough) becomes one
- * connection to it. The target is a TCP address or a unix socket — the node agent reaches a
- * container's port through a socket its forwarder holds inside the container's network.
+ * The backend's half of each tunnel stream: every stream is a CONNECT stream (RFC 9113
+ * §8.5) that becomes one connection to the local target, and bytes are relayed both ways —
+ * TLS for tls-passthrough, HTTP/1.1 that the gateway writes and reads for http mode (the
+ * gateway keeps those streams alive across requests), WebSocket after an upgrade. The
+ * tunnel client does no HTTP work. The target is a TCP address or a unix socket — the node
+ * agent reaches a container's port through a socket its forwarder holds inside the
+ * container's network.
  */
 
 export interface HostPort {
@@ -18,57 +19,8 @@ export interface HostPort {
 export type TunnelTarget = HostPort | { path: string };
 
 export interface StreamForwarder {
-  serve(stream: ServerHttp2Stream, headers: Record<string, unknown>, raw: string[]): void;
+  serve(stream: ServerHttp2Stream, headers: Record<string, unknown>): void;
   close(): void;
-}
-
-function forwardRequest(
-  stream: ServerHttp2Stream,
-  raw: string[],
-  to: TunnelTarget,
-  agent: Agent,
-): void {
-  const headers: string[] = [];
-  let method = 'GET';
-  let path = '/';
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    if (name === ':method') method = value;
-    else if (name === ':path') path = value;
-    else if (name === ':authority') headers.push('host', value);
-    else if (!name.startsWith(':')) headers.push(name, value);
-  }
-  const req = httpRequest({
-    ...('path' in to ? { socketPath: to.path } : { host: to.host, port: to.port }),
-    method,
-    path,
-    headers: headers as unknown as Record<string, string>,
-    agent,
-  });
-  req.on('error', () => {
-    if (!stream.headersSent && !stream.destroyed)
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
-    else stream.destroy();
-  });
-  let complete = false;
-  req.on('response', (res) => {
-    res.once('end', () => {
-      complete = true;
-    });
-    if (stream.destroyed) return void res.destroy();
-    stream.respond({
-      [constants.HTTP2_HEADER_STATUS]: res.statusCode ?? 502,
-      ...headerObject(responseHeaders(res.rawHeaders)),
-    });
-    res.pipe(stream);
-    res.on('error', () => stream.destroy());
-  });
-  stream.pipe(req);
-  stream.on('close', () => {
-    // A stream reset by the gateway (client gone) frees the backend connection too.
-    if (!complete) req.destroy();
-  });
 }
 
 function connectStream(stream: ServerHttp2Stream, to: TunnelTarget): void {
@@ -91,15 +43,20 @@ function connectStream(stream: ServerHttp2Stream, to: TunnelTarget): void {
   stream.on('close', () => sock.destroy());
 }
 
-/** One per tunnel connection: its kept-alive connections to the target go when it does. */
+/** One per tunnel connection: its target connections go when it does. */
 export function streamForwarder(to: TunnelTarget): StreamForwarder {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256, noDelay: true } as AgentOptions);
+  const open = new Set<ServerHttp2Stream>();
   return {
-    serve(stream, headers, raw) {
+    serve(stream, headers) {
       stream.on('error', () => {});
-      if (headers[constants.HTTP2_HEADER_METHOD] === 'CONNECT') connectStream(stream, to);
-      else forwardRequest(stream, raw, to, agent);
+      if (headers[constants.HTTP2_HEADER_METHOD] !== 'CONNECT')
+        return void stream.respond({ [constants.HTTP2_HEADER_STATUS]: 405 }, { endStream: true });
+      open.add(stream);
+      stream.once('close', () => open.delete(stream));
+      connectStream(stream, to);
     },
-    close: () => agent.destroy(),
+    close() {
+      for (const stream of open) stream.destroy();
+    },
   };
 }

@@ -10,6 +10,8 @@ import { parseJson } from '../core/strict-json.ts';
  */
 
 export const MAX_FRAME_BYTES = 8192;
+/** The frame carrying an http-mode name's certificate chain and key may be larger. */
+export const MAX_CERT_FRAME_BYTES = 65_536;
 
 /**
  * Writes one frame; resolves once it is handed to the kernel. HTTP/2 must not take the
@@ -28,7 +30,11 @@ export function writeFrame(socket: Duplex, value: unknown): Promise<void> {
  * Reads one frame. @throws VdcError TUNNEL_FRAME_MALFORMED (too large, not JSON, the peer
  * closed), TUNNEL_HANDSHAKE_TIMEOUT
  */
-export function readFrame(socket: Duplex, timeoutMs: number): Promise<unknown> {
+export function readFrame(
+  socket: Duplex,
+  timeoutMs: number,
+  maxBytes: number = MAX_FRAME_BYTES,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     const done = (err: VdcError | undefined, value?: unknown, rest?: Buffer) => {
@@ -45,11 +51,11 @@ export function readFrame(socket: Duplex, timeoutMs: number): Promise<unknown> {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length < 4) return;
       const len = buf.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES)
+      if (len > maxBytes)
         return done(
           new VdcError(
             'TUNNEL_FRAME_MALFORMED',
-            `a tunnel handshake frame is at most ${MAX_FRAME_BYTES} bytes, got a length of ${len}`,
+            `a tunnel handshake frame is at most ${maxBytes} bytes, got a length of ${len}`,
           ),
         );
       if (buf.length < 4 + len) return;

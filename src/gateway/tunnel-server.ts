@@ -11,7 +11,8 @@ import {
   TUNNEL_EXPORTER_BYTES,
   TUNNEL_EXPORTER_LABEL,
 } from './tunnel-auth.ts';
-import { readFrame, writeFrame } from './tunnel-frame.ts';
+import { MAX_CERT_FRAME_BYTES, readFrame, writeFrame } from './tunnel-frame.ts';
+import { acceptTunnelTls, type BackendTls, checkTunnelTls, parseTlsFrame } from './tunnel-tls.ts';
 
 /*
  * The tunnel port: backends dial in over TLS 1.3, send a signed hello bound to the session's
@@ -31,6 +32,8 @@ export interface TunnelServerOptions {
   cert: Buffer;
   ledger: string;
   gateway: number;
+  /** the gateway's domain: an owner's certificate must cover NAME.DOMAIN */
+  domain: string;
   view: () => Projection;
   now?: () => number;
   pool: BackendPool;
@@ -92,20 +95,36 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
       TUNNEL_EXPORTER_LABEL,
       Buffer.alloc(0),
     );
-    const authority = authorizeTunnel(opts.view(), hello, {
+    const view = opts.view();
+    const authority = authorizeTunnel(view, hello, {
       ledger: opts.ledger,
       gateway: opts.gateway,
       exporter,
       now: now(),
     });
+    // Authorized for the name: only now is the owner's certificate (if any) looked at.
+    const record = view.nameOnGateway(opts.gateway, authority.name)!;
+    let tls: BackendTls | undefined;
+    if (hello.cert === undefined) checkTunnelTls(record, undefined, now());
+    else
+      tls = acceptTunnelTls(
+        parseTlsFrame(await readFrame(socket, handshakeMs, MAX_CERT_FRAME_BYTES)),
+        {
+          record,
+          host: `${authority.name}.${opts.domain}`,
+          signedSha256: hello.cert,
+          now: now(),
+        },
+      );
     await writeFrame(socket, { ok: true });
     const session = h2connect(`http://${hello.name}`, {
       createConnection: () => socket,
       settings: TUNNEL_SETTINGS,
     });
     session.on('error', () => {});
-    opts.pool.add({ session, authority, hello, exporter, remote }, (b, why) =>
-      log.log('info', 'tunnel closed', { name: b.authority.name, remote, why }),
+    opts.pool.add(
+      { session, authority, hello, exporter, remote, ...(tls ? { tls } : {}) },
+      (b, why) => log.log('info', 'tunnel closed', { name: b.authority.name, remote, why }),
     );
     log.log('info', 'tunnel open', {
       name: authority.name,
@@ -125,12 +144,14 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
       const view = opts.view();
       for (const b of opts.pool.all()) {
         try {
-          authorizeTunnel(view, b.hello, {
+          const a = authorizeTunnel(view, b.hello, {
             ledger: opts.ledger,
             gateway: opts.gateway,
             exporter: b.exporter,
             now: now(),
           });
+          // A changed pin (or mode), or a certificate past its validity, closes the tunnel.
+          checkTunnelTls(view.nameOnGateway(opts.gateway, a.name)!, b.tls, now());
         } catch (err) {
           log.log('info', 'tunnel no longer allowed', {
             name: b.authority.name,

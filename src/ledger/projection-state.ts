@@ -92,6 +92,8 @@ export interface NameRules {
   maxBodyBytes?: number;
   maxHeaderBytes?: number;
   timeouts?: { connectMs?: number; idleMs?: number; requestMs?: number };
+  /** http mode over TLS: hex SHA-256 of the DER leaf certificate the backend presents */
+  tlsCertSha256?: string;
 }
 
 export interface NameRecord {

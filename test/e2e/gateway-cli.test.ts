@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { startEchoBackend } from '../../src/gateway/gateway-test-kit.ts';
+import { certSha256, makeSelfSignedCert } from '../../src/gateway/index.ts';
 import { startTestLedger, tempDir } from '../support/ledger-fixture.ts';
 import { requireCommand } from '../support/requirements.ts';
 import { runVdc, VDC_BIN } from '../support/run-vdc.ts';
@@ -162,4 +164,91 @@ test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel e
     [info2.gateway, info2.registered, info2.keyCreated],
     [info.gateway, false, false],
   );
+});
+
+test('vdc tunnel --tls-cert serves a pinned name over https; vdc name update to a new pin stops it', async (t) => {
+  if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
+  const ledger = await startTestLedger(t, tempDir(t));
+  const home = (name: string) => ({
+    VDC_HOME: tempDir(t, `vdc-${name}-`),
+    VDC_PASSPHRASE: PASS,
+    VDC_LEDGER: ledger.url,
+  });
+  const op = home('op');
+  const user = home('user');
+  for (const env of [op, user]) {
+    assert.equal((await runVdc(['id', 'new'], { env })).code, 0);
+    assert.equal((await runVdc(['twin', 'register'], { env })).code, 0);
+  }
+  assert.equal((await runVdc(['farm', 'create', 'edge'], { env: op })).code, 0);
+  const gw = daemon(
+    t,
+    [
+      'gateway',
+      'serve',
+      '--domain',
+      'gw.test',
+      '--http',
+      '127.0.0.1:0',
+      '--https',
+      '127.0.0.1:0',
+      '--tunnel',
+      `127.0.0.1:${await freePort()}`,
+      '--key',
+      join(op.VDC_HOME, 'gateway', 'tunnel.key'),
+      '--json',
+    ],
+    op,
+  );
+  const info = await until('the gateway', () => printed<{ https: string }>(gw.out()));
+  const host = 'app.gw.test';
+  const dir = tempDir(t);
+  const cert = join(dir, 'app.crt');
+  const key = join(dir, 'app.key');
+  makeSelfSignedCert(key, cert, { cn: host, days: 1, san: host });
+  const rules = join(dir, 'rules.json');
+  writeFileSync(rules, JSON.stringify({ tlsCertSha256: certSha256(readFileSync(cert)) }));
+  const reg = await runVdc(
+    ['name', 'register', 'app', '--gateway', 'gw.test', '--mode', 'http', '--rules', rules],
+    { env: user },
+  );
+  assert.equal(reg.code, 0, reg.stderr);
+  const backend = await startEchoBackend(t);
+  const tunnel = daemon(
+    t,
+    [
+      'tunnel',
+      '--name',
+      'app',
+      '--to',
+      `127.0.0.1:${backend.port}`,
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ],
+    user,
+  );
+  const httpsPort = info.https.split(':')[1]!;
+  const body = await until('a response over https', async () => {
+    const { stdout } = await run('curl', [
+      '-s',
+      '--cacert',
+      cert,
+      '--resolve',
+      `${host}:${httpsPort}:127.0.0.1`,
+      `https://${host}:${httpsPort}/hi`,
+    ]).catch(() => ({ stdout: '' }));
+    return stdout.startsWith('{') ? stdout : undefined;
+  });
+  assert.equal(
+    (JSON.parse(body) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
+    'https',
+  );
+  writeFileSync(rules, JSON.stringify({ tlsCertSha256: 'ab'.repeat(32) }));
+  const upd = await runVdc(['name', 'update', 'app', '--rules', rules], { env: user });
+  assert.equal(upd.code, 0, upd.stderr);
+  // The gateway closes the tunnel; the client's reconnection is refused and it exits.
+  assert.equal(await tunnel.exited, 5, tunnel.err());
+  assert.match(tunnel.err(), /TUNNEL_CERT_NOT_PINNED/);
 });

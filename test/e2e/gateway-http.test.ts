@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -112,4 +114,98 @@ test('a WebSocket client talks to a backend through the gateway in http mode', a
   await waitFor('three messages', () => messages.length === 3);
   ws.close();
   assert.deepEqual(messages, ['xff 127.0.0.1', 'echo one', 'echo two']);
+});
+
+test('a streamed answer reaches the client as it is sent, and a large body arrives whole', async (t) => {
+  const grid = await startGatewayGrid(t);
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  const big = Buffer.alloc(3 * 1024 * 1024, 'x');
+  const backend = createServer((req, res) => {
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-length': big.length });
+      return void res.end(big);
+    }
+    // Server-sent events: the second event is sent only after the client saw the first.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: one\n\n');
+    void released.then(() => res.end('data: two\n\n'));
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    backend.closeAllConnections();
+    backend.close();
+  });
+  await grid.registerName(grid.user, 'feed', 'http');
+  grid.tunnel(grid.user, 'feed', (backend.address() as AddressInfo).port);
+  await waitFor('the tunnel', () => grid.gateway.pool.count('feed') === 1);
+  const get = (path: string, onData: (chunk: Buffer) => void) =>
+    new Promise<number>((resolve, reject) => {
+      const r = request(
+        {
+          port: grid.gateway.httpPort,
+          host: '127.0.0.1',
+          path,
+          headers: { host: `feed.${DOMAIN}` },
+        },
+        (res) => {
+          res.on('data', onData);
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      r.on('error', reject);
+      r.end();
+    });
+  let events = '';
+  const status = await get('/events', (chunk) => {
+    events += chunk;
+    if (events === 'data: one\n\n') release();
+  });
+  assert.equal(status, 200);
+  assert.equal(events, 'data: one\n\ndata: two\n\n');
+  let size = 0;
+  assert.equal(await get('/big', (chunk) => (size += chunk.length)), 200);
+  assert.equal(size, big.length);
+});
+
+test('kept-alive backend connections: one the backend closed is not reused; chunked bodies stay framed', async (t) => {
+  if (!requireCommand(t, 'curl')) return;
+  const grid = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  let connections = 0;
+  backend.server.on('connection', () => connections++);
+  // The backend drops idle connections quickly, as servers do after their keep-alive timeout.
+  backend.server.keepAliveTimeout = 100;
+  await grid.registerName(grid.user, 'kept', 'http');
+  grid.tunnel(grid.user, 'kept', backend.port);
+  await waitFor('the tunnel', () => grid.gateway.pool.count('kept') === 1);
+  const first = await curl(grid.gateway.httpPort, 'kept', '/one');
+  const second = await curl(grid.gateway.httpPort, 'kept', '/two');
+  assert.deepEqual([first.status, second.status], [200, 200]);
+  assert.equal(connections, 1, 'the second request reused the kept-alive connection');
+  await new Promise((r) => setTimeout(r, 1_600)); // node adds a 1 s buffer to the timeout
+  const third = await curl(grid.gateway.httpPort, 'kept', '/three', ['--max-time', '20']);
+  assert.equal(third.status, 200, 'a new connection replaced the one the backend closed');
+  assert.equal((JSON.parse(third.body) as { url: string }).url, '/three');
+  assert.equal(connections, 2);
+  // A chunked request body (any method) reaches the backend whole and framed.
+  const chunked = await curl(grid.gateway.httpPort, 'kept', '/c', [
+    '-X',
+    'DELETE',
+    '-H',
+    'Transfer-Encoding: chunked',
+    '--data-binary',
+    'chunked payload',
+  ]);
+  assert.equal(chunked.status, 200, chunked.body);
+  const seen = JSON.parse(chunked.body) as { method: string; body: string };
+  assert.deepEqual([seen.method, seen.body], ['DELETE', 'chunked payload']);
+  const after = await curl(grid.gateway.httpPort, 'kept', '/after');
+  assert.equal(
+    (JSON.parse(after.body) as { url: string }).url,
+    '/after',
+    'the connection is in step',
+  );
 });

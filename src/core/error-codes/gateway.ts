@@ -18,6 +18,14 @@ export const GATEWAY_CODES = {
   TUNNEL_NODE_NOT_LISTED: 'forbidden',
   TUNNEL_GRANT_INVALID: 'unauthorized',
   TUNNEL_REFUSED: 'forbidden',
+  // the owner's certificate for an http-mode name served over TLS
+  TUNNEL_CERT_INVALID: 'invalid',
+  TUNNEL_CERT_NOT_PINNED: 'forbidden',
+  TUNNEL_CERT_REQUIRED: 'forbidden',
+  TUNNEL_CERT_NOT_HTTP: 'forbidden',
+  TUNNEL_CERT_WRONG_NAME: 'invalid',
+  TUNNEL_CERT_EXPIRED: 'expired',
+  TUNNEL_CERT_KEY_MISMATCH: 'invalid',
   // tunnel use
   TUNNEL_UNAVAILABLE: 'unavailable',
   TUNNEL_TARGET_INVALID: 'usage',

@@ -6,6 +6,9 @@ import { readCidr, readEnum, readList, readObject, readString, readUint } from '
  * The traffic rules of a name (DESIGN §9), enforced by the gateway. In tls-passthrough
  * mode the gateway sees only the TLS handshake, so the HTTP-only rules (methods, paths,
  * body and header sizes, request timeout) are refused there rather than silently ignored.
+ * `tlsCertSha256` pins the certificate an http-mode name is served with over TLS (the
+ * backend presents chain and key over its tunnel; docs/gateway.md): http mode only too,
+ * since in tls-passthrough the gateway never holds a certificate for the name.
  */
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -13,7 +16,14 @@ export const MAX_PATH_PREFIXES = 32;
 export const MAX_CIDRS = 64;
 export const MAX_TIMEOUT_MS = 3_600_000;
 const PATH_PREFIX = /^\/[\x21-\x7e]{0,255}$/;
-const HTTP_ONLY = ['methods', 'pathPrefixes', 'maxBodyBytes', 'maxHeaderBytes'] as const;
+const HTTP_ONLY = [
+  'methods',
+  'pathPrefixes',
+  'maxBodyBytes',
+  'maxHeaderBytes',
+  'tlsCertSha256',
+] as const;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 const C = 'TX_BODY_INVALID';
 
 function readTimeouts(
@@ -48,6 +58,7 @@ export function readNameRules(value: unknown, label: string, mode: NameMode): Na
       'maxBodyBytes',
       'maxHeaderBytes',
       'timeouts',
+      'tlsCertSha256',
     ],
     C,
   );
@@ -100,5 +111,12 @@ export function readNameRules(value: unknown, label: string, mode: NameMode): Na
     out.maxHeaderBytes = readUint(r['maxHeaderBytes'], `${label}.maxHeaderBytes`, 65_536, C, 1024);
   if (r['timeouts'] !== undefined)
     out.timeouts = readTimeouts(r['timeouts'], `${label}.timeouts`, mode);
+  if (r['tlsCertSha256'] !== undefined)
+    out.tlsCertSha256 = readString(
+      r['tlsCertSha256'],
+      `${label}.tlsCertSha256`,
+      { min: 64, max: 64, pattern: SHA256_HEX },
+      C,
+    );
   return out;
 }

@@ -85,6 +85,42 @@ describe('name.register', () => {
     assert.deepEqual(kit.projection.name('shop')?.rules, rules);
   });
 
+  it('pins a TLS certificate (tlsCertSha256) for http mode only, as 64 lowercase hex', () => {
+    const { kit, gateway, owner } = setup();
+    const pin = 'ab'.repeat(32);
+    for (const extra of [
+      { rules: { tlsCertSha256: pin } },
+      { mode: 'http', rules: { tlsCertSha256: pin.toUpperCase() } },
+      { mode: 'http', rules: { tlsCertSha256: pin.slice(2) } },
+      { mode: 'http', rules: { tlsCertSha256: `${pin}00` } },
+      { mode: 'http', rules: { tlsCertSha256: 42 } },
+    ])
+      kit.refuseTx(
+        owner.identity,
+        'name.register',
+        owner.twin,
+        body(gateway, extra),
+        'TX_BODY_INVALID',
+      );
+    assert.equal(kit.projection.name('shop'), undefined);
+    kit.submit(
+      owner.identity,
+      'name.register',
+      owner.twin,
+      body(gateway, { mode: 'http', rules: { tlsCertSha256: pin } }),
+    );
+    assert.equal(kit.projection.name('shop')?.rules.tlsCertSha256, pin);
+    // Moving the name to tls-passthrough while it pins a certificate is refused too.
+    kit.refuseTx(
+      owner.identity,
+      'name.update',
+      owner.twin,
+      body(gateway, { rules: { tlsCertSha256: pin } }),
+      'TX_BODY_INVALID',
+    );
+    assert.equal(kit.projection.name('shop')?.mode, 'http');
+  });
+
   it('refuses malformed names and rules', () => {
     const { kit, gateway, owner } = setup();
     for (const extra of [
