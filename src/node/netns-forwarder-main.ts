@@ -1,7 +1,10 @@
 /*
  * The forwarder program of a `gateway` workload (docs/node-gateway.md), started by the node
- * agent through `nsenter --net=/proc/PID/ns/net --setuid U --setgid U`: inside the
- * container's network namespace, as an unprivileged uid, it listens on a unix socket
+ * agent through `nsenter --net=/proc/PID/ns/net`: inside the container's network
+ * namespace it listens on a unix socket, gives it to an unprivileged uid and becomes that
+ * uid before it accepts anything. It starts as root (not with nsenter's --setuid) because
+ * the node binary may sit where only root can reach it (a checkout under a 0700 temp
+ * folder). Then it listens on that unix socket
  * (bound to the file system, not to a network namespace, so the agent outside reaches it)
  * and joins each connection to 127.0.0.1:PORT inside. It imports nothing of ours, so it
  * loads fast and holds no code the agent's keys touch. It exits when its stdin closes: the
@@ -12,15 +15,17 @@
  * does not load its TypeScript stripper, which more than doubles a forwarder's private
  * memory (22 MB against 9 MB measured).
  *
- * argv: SOCKET PORT (the last two arguments). Prints `ready` once listening.
+ * argv: SOCKET PORT UID GID (the last four arguments). Prints `ready` once listening as UID.
  */
-import { unlinkSync } from 'node:fs';
+import { chownSync, unlinkSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
-const [socketPath, portText] = process.argv.slice(-2);
+const [socketPath, portText, uidText, gidText] = process.argv.slice(-4);
 const port = Number(portText);
-if (!socketPath || !Number.isInteger(port) || port < 1 || port > 65_535) {
-  process.stderr.write('usage: netns-forwarder-main.ts SOCKET PORT\n');
+const [uid, gid] = [Number(uidText), Number(gidText)];
+const ids = [uid, gid].filter((n) => Number.isInteger(n) && n > 0 && n < 2 ** 32 - 1);
+if (!socketPath || !Number.isInteger(port) || port < 1 || port > 65_535 || ids.length !== 2) {
+  process.stderr.write('usage: netns-forwarder-main.ts SOCKET PORT UID GID\n');
   process.exit(2);
 }
 
@@ -48,7 +53,20 @@ server.on('error', (err) => {
   process.stderr.write(`forwarder: ${err.message}\n`);
   process.exit(1);
 });
-server.listen(socketPath, () => process.stdout.write('ready\n'));
+server.listen(socketPath, () => {
+  chownSync(socketPath, uid, gid);
+  // Nothing is accepted before this: from here on the forwarder is the unprivileged uid.
+  if (process.getuid?.() !== uid) {
+    if (!process.setgroups || !process.setgid || !process.setuid) {
+      process.stderr.write('forwarder: this platform cannot drop privileges\n');
+      process.exit(1);
+    }
+    process.setgroups([]);
+    process.setgid(gid);
+    process.setuid(uid);
+  }
+  process.stdout.write('ready\n');
+});
 const stop = () => {
   server.close();
   try {

@@ -6,6 +6,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -60,8 +61,12 @@ describe('netns forwarder', () => {
 
   test('the program joins socket connections to the port, 0600, and exits when stdin closes', async (t) => {
     const port = await echo(t);
-    const socket = join(tempDir(t), 'socket');
-    const child = spawn(process.execPath, [MAIN, socket, String(port)], {
+    const dir = tempDir(t);
+    const socket = join(dir, 'socket');
+    // As root the program must drop to the uid given; otherwise it already runs as it.
+    const id = process.getuid?.() === 0 ? 4242 : process.getuid!();
+    if (id === 4242) chownSync(dir, id, id);
+    const child = spawn(process.execPath, [MAIN, socket, String(port), String(id), String(id)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     t.after(() => child.kill('SIGKILL'));
@@ -69,6 +74,11 @@ describe('netns forwarder', () => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
     });
     assert.equal(statSync(socket).mode & 0o777, 0o600);
+    assert.equal(statSync(socket).uid, id);
+    assert.match(
+      readFileSync(`/proc/${child.pid}/status`, 'utf8'),
+      new RegExp(`^Uid:\\t${id}\\t${id}\\t${id}\\t${id}$`, 'm'),
+    );
     assert.equal(await through(socket, 'one'), 'hello one');
     assert.equal(await through(socket, 'two'), 'hello two');
     const exited = new Promise((r) => child.once('exit', r));
@@ -78,9 +88,15 @@ describe('netns forwarder', () => {
   });
 
   test('refuses bad arguments', async () => {
-    const child = spawn(process.execPath, [MAIN, '/tmp/x', '70000'], { stdio: 'ignore' });
-    const code = await new Promise((r) => child.once('exit', r));
-    assert.equal(code, 2);
+    for (const args of [
+      ['/tmp/x', '70000', '4242', '4242'],
+      ['/tmp/x', '80', '0', '0'], // never root
+      ['/tmp/x', '80'],
+    ]) {
+      const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' });
+      const code = await new Promise((r) => child.once('exit', r));
+      assert.equal(code, 2, args.join(' '));
+    }
   });
 
   test('enters a network namespace as another uid through nsenter (root)', async (t) => {
@@ -98,6 +114,9 @@ describe('netns forwarder', () => {
     );
     t.after(() => f.kill());
     assert.equal(statSync(join(dir, 'socket')).uid, 4242, 'the socket is the forwarder uid’s');
+    const status = readFileSync(`/proc/${f.pid}/status`, 'utf8');
+    assert.match(status, /^Uid:\t4242\t4242\t4242\t4242$/m, 'runs as the uid, not root');
+    assert.match(status, /^Groups:\s*$/m, 'with no supplementary groups');
     assert.equal(await through(join(dir, 'socket'), 'ns'), 'hello ns');
     await f.stop();
     assert.equal(f.running, false);

@@ -4,8 +4,8 @@ import { fail } from '../core/assert.ts';
 
 /*
  * One forwarder process (netns-forwarder-main.ts) for one `gateway` workload: entered into
- * the container's network namespace by nsenter, with the uid and gid given (nsenter drops
- * supplementary groups with them), listening on `socket`. A container's namespace holds
+ * the container's network namespace by nsenter, listening on `socket`, and running as the
+ * uid and gid given (it drops root itself once it listens, with its supplementary groups). A container's namespace holds
  * only loopback, so this is the one way in for the tunnel; the socket's folder is the
  * forwarder uid's alone. The agent keeps the forwarder's stdin: when the agent dies, the
  * forwarder's stdin closes and it exits, so none outlives it.
@@ -105,8 +105,6 @@ export class NetnsForwarder {
   static async start(target: ForwarderTarget, o: ForwarderOptions): Promise<NetnsForwarder> {
     const args = [
       `--net=/proc/${target.pid}/ns/net`,
-      `--setuid=${target.uid}`,
-      `--setgid=${target.gid}`,
       '--',
       o.node ?? process.execPath,
       '--input-type=module',
@@ -114,6 +112,8 @@ export class NetnsForwarder {
       program(),
       o.socket,
       String(target.port),
+      String(target.uid),
+      String(target.gid),
     ];
     const child = spawn(o.nsenter ?? 'nsenter', args, {
       stdio: ['pipe', 'pipe', 'pipe'],

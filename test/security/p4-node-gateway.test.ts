@@ -293,8 +293,9 @@ describe('P4: gateway workloads through the node', () => {
     const socket = join(grid.nodeData, 'gateways', `g${contract}-web-gw`, 'socket');
     const probe = (uid: number) =>
       new Promise<string>((resolve) => {
-        const script = `require('node:net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
-        execFile(process.execPath, ['-e', script], { uid, gid: uid, encoding: 'utf8' }, (_e, out) =>
+        // Started as root and dropped inside: the node binary may sit where `uid` cannot reach it.
+        const script = `process.setgroups([]); process.setgid(${uid}); process.setuid(${uid}); require('node:net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
+        execFile(process.execPath, ['-e', script], { encoding: 'utf8' }, (_e, out) =>
           resolve(String(out).trim()),
         );
       });
