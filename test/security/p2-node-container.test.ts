@@ -6,14 +6,13 @@
  * P1 for logs: only a deployment's owner reads its workloads' output.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ErrorCode } from '../../src/core/error-codes.ts';
-import { VdcError } from '../../src/core/errors.ts';
+import type { VdcError } from '../../src/core/errors.ts';
 import { nodeRuntimes, type Workload } from '../../src/node/index.ts';
 import { buildTar, sha256Hex } from '../../src/node/tar-test-kit.ts';
 import { buildBusyboxImage } from '../support/busybox-image.ts';
@@ -23,11 +22,11 @@ import {
   call,
   contractAndDeployment,
   type NodeGrid,
-  nodeState,
   quiet,
   startNodeGrid,
   waitFor,
 } from '../support/node-fixture.ts';
+import { deploymentRefused, entries, nodeFootprint } from '../support/node-refusal.ts';
 import { requireCommand, requireRoot } from '../support/requirements.ts';
 
 type T = import('node:test').TestContext;
@@ -76,32 +75,11 @@ async function containerGrid(t: T) {
 }
 
 /** Everything the node holds: stored deployments, crun's containers, bundles, cached images. */
-function everything(grid: NodeGrid): string {
-  const crun = spawnSync('crun', ['--root', join(grid.nodeData, 'crun'), 'list', '--quiet'], {
-    encoding: 'utf8',
-  });
-  const ls = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
-  return JSON.stringify({
-    state: nodeState(grid),
-    crun: crun.stdout.split('\n').filter(Boolean).sort(),
-    bundles: ls(join(grid.nodeData, 'containers')),
-    images: ls(join(grid.nodeData, 'images')),
-  });
-}
+const everything = (grid: NodeGrid) =>
+  nodeFootprint(grid, { images: entries(join(grid.nodeData, 'images')) });
 
-async function refusedWith(grid: NodeGrid, workloads: Workload[], code: ErrorCode) {
-  const { deployment } = await contractAndDeployment(grid, grid.user, workloads);
-  const before = everything(grid);
-  await assert.rejects(
-    call(grid.user, grid.agent, 'deployment.deploy', { deployment } as never),
-    (err: unknown) => {
-      assert.ok(err instanceof VdcError, String(err));
-      assert.equal(err.code, code, err.message);
-      return true;
-    },
-  );
-  assert.equal(everything(grid), before, 'a refused deployment changed the node');
-}
+const refusedWith = (grid: NodeGrid, workloads: Workload[], code: ErrorCode) =>
+  deploymentRefused(grid, workloads, code, () => everything(grid));
 
 const ready = (t: T) => requireRoot(t) && requireCommand(t, 'crun') && requireCommand(t, 'busybox');
 

@@ -10,8 +10,8 @@
  * is reachable by no other uid.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -38,6 +38,7 @@ import {
   pidsWith,
   startTestGateway,
 } from '../support/node-gateway-grid.ts';
+import { deploymentRefused, entries, nodeFootprint } from '../support/node-refusal.ts';
 import { requireCommand, requireRoot } from '../support/requirements.ts';
 
 type T = import('node:test').TestContext;
@@ -120,15 +121,8 @@ async function gatewayGrid(t: T) {
 
 /** Everything the node holds: deployments, crun's containers, gateway folders, forwarders. */
 function everything(grid: NodeGrid): string {
-  const crun = spawnSync('crun', ['--root', join(grid.nodeData, 'crun'), 'list', '--quiet'], {
-    encoding: 'utf8',
-  });
-  const ls = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
-  return JSON.stringify({
-    state: nodeState(grid),
-    crun: crun.stdout.split('\n').filter(Boolean).sort(),
-    bundles: ls(join(grid.nodeData, 'containers')),
-    gateways: ls(join(grid.nodeData, 'gateways')),
+  return nodeFootprint(grid, {
+    gateways: entries(join(grid.nodeData, 'gateways')),
     forwarders: pidsWith(join(grid.nodeData, 'gateways')).length,
   });
 }
@@ -140,17 +134,7 @@ async function refusedWith(
   workloads: Workload[],
   code: ErrorCode,
 ) {
-  const { deployment } = await contractAndDeployment(grid, grid.user, workloads);
-  const before = everything(grid);
-  await assert.rejects(
-    call(grid.user, grid.agent, 'deployment.deploy', { deployment } as never),
-    (err: unknown) => {
-      assert.ok(err instanceof VdcError, String(err));
-      assert.equal(err.code, code, err.message);
-      return true;
-    },
-  );
-  assert.equal(everything(grid), before, 'a refused deployment changed the node');
+  await deploymentRefused(grid, workloads, code, () => everything(grid));
   const answer = await curlName(gw, name, '/index.html');
   assert.notEqual(answer.status, 200, `${name} answered through the gateway`);
   assert.doesNotMatch(answer.body, new RegExp(PAGE));
