@@ -54,6 +54,8 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const UNLOADED = Number(values['unloaded-connections']);
+/** the paced latency pass: ms wrk waits after each answer before the next request */
+const PACE_MS = 2;
 /** BENCH_NODE_FLAGS: node flags for the gateway and tunnel processes (e.g. --trace-gc). */
 const roleFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const BODY = 'hello from the backend\n';
@@ -222,6 +224,7 @@ async function wrk(
   host?: string,
   cpu: { proxy: number[]; backend: number } = { proxy: [], backend: 0 },
   connections = CONNECTIONS,
+  script?: string,
 ): Promise<BenchRow> {
   const before = new Map([...cpu.proxy, cpu.backend].map((pid) => [pid, cpuSeconds(pid)]));
   const args = [
@@ -229,6 +232,7 @@ async function wrk(
     `-c${connections}`,
     `-d${SECONDS}s`,
     '--latency',
+    ...(script ? ['-s', script] : []),
     ...(host ? ['-H', `Host: ${host}`] : []),
     url,
   ];
@@ -417,34 +421,42 @@ stream {
     }
     printTable(`gateway: ${CONNECTIONS} connections, ${SECONDS} s each (wrk)`, rows);
 
-    // Unloaded: what the proxy itself adds to a request's latency, against the direct path.
-    const unloaded: BenchRow[] = [];
-    const direct: Record<string, BenchRow> = {};
-    for (const [name, url, proxy, hostHeader] of selected) {
-      const row = await wrk(
-        name,
-        url,
-        hosts,
-        hostHeader,
-        { proxy, backend: backend.pid! },
-        UNLOADED,
-      );
-      const mode = name.slice(0, name.indexOf(':'));
-      if (proxy.length === 0) direct[mode] = row;
-      const base = direct[mode];
-      const added = (k: 'p50 ms' | 'p99 ms') =>
-        base && proxy.length > 0 ? Number(row[k]) - Number(base[k]) : '-';
-      unloaded.push({
-        path: name,
-        'req/s': row['req/s']!,
-        'p50 ms': row['p50 ms']!,
-        'p99 ms': row['p99 ms']!,
-        'added p50 ms': added('p50 ms'),
-        'added p99 ms': added('p99 ms'),
-        'proxy CPU µs/req': row['proxy CPU µs/req']!,
-      });
-    }
+    // What the proxy itself adds to a request's latency, against the direct path: closed
+    // loop on few connections (wrk as fast as it can: on 2 cores that alone keeps every
+    // process of the chain busy), and paced — one connection waiting PACE_MS after each
+    // answer (wrk's `delay` hook), so nothing queues and no core is saturated.
+    const paceScript = join(dir, 'paced.lua');
+    writeFileSync(paceScript, `function delay()\n  return ${PACE_MS}\nend\n`);
+    const latencyPass = async (connections: number, script?: string) => {
+      const out: BenchRow[] = [];
+      const direct: Record<string, BenchRow> = {};
+      for (const [name, url, proxy, hostHeader] of selected) {
+        const cpu = { proxy, backend: backend.pid! };
+        const row = await wrk(name, url, hosts, hostHeader, cpu, connections, script);
+        const mode = name.slice(0, name.indexOf(':'));
+        if (proxy.length === 0) direct[mode] = row;
+        const base = direct[mode];
+        const added = (k: 'p50 ms' | 'p99 ms') =>
+          base && proxy.length > 0 ? Number(row[k]) - Number(base[k]) : '-';
+        out.push({
+          path: name,
+          'req/s': row['req/s']!,
+          'p50 ms': row['p50 ms']!,
+          'p99 ms': row['p99 ms']!,
+          'added p50 ms': added('p50 ms'),
+          'added p99 ms': added('p99 ms'),
+          'proxy CPU µs/req': row['proxy CPU µs/req']!,
+        });
+      }
+      return out;
+    };
+    const unloaded = await latencyPass(UNLOADED);
     printTable(`unloaded: ${UNLOADED} connection(s), ${SECONDS} s each (wrk)`, unloaded);
+    const paced = await latencyPass(1, paceScript);
+    printTable(
+      `paced: 1 connection, ${PACE_MS} ms between requests, ${SECONDS} s each (wrk)`,
+      paced,
+    );
 
     // Memory: both ends of a tunnel live in this process, so the figures cover both.
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -495,6 +507,8 @@ stream {
       rows,
       unloadedConnections: UNLOADED,
       unloaded,
+      paceMs: PACE_MS,
+      paced,
       memory,
     });
     console.log(`\nresults: ${path}`);
