@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startEchoBackend } from '../../src/gateway/gateway-test-kit.ts';
 import { certSha256, makeSelfSignedCert } from '../../src/gateway/index.ts';
@@ -74,24 +74,36 @@ async function until<V>(
   }
 }
 
-test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel exits non-zero', async (t) => {
-  if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
+/**
+ * A ledger and one home per person, each with an identity and a twin; the first person
+ * (the gateway's operator) owns the farm `edge`.
+ */
+async function people<N extends string>(
+  t: TestContext,
+  operator: N,
+  ...others: N[]
+): Promise<Record<N, Home>> {
   const ledger = await startTestLedger(t, tempDir(t));
-  const home = (name: string) => ({
-    VDC_HOME: tempDir(t, `vdc-${name}-`),
-    VDC_PASSPHRASE: PASS,
-    VDC_LEDGER: ledger.url,
-  });
-  const op = home('op');
-  const user = home('user');
-  const stranger = home('stranger');
-  for (const env of [op, user, stranger]) {
+  const homes = {} as Record<N, Home>;
+  for (const name of [operator, ...others]) {
+    const env = {
+      VDC_HOME: tempDir(t, `vdc-${name}-`),
+      VDC_PASSPHRASE: PASS,
+      VDC_LEDGER: ledger.url,
+    };
     assert.equal((await runVdc(['id', 'new'], { env })).code, 0);
     assert.equal((await runVdc(['twin', 'register'], { env })).code, 0);
+    homes[name] = env;
   }
-  assert.equal((await runVdc(['farm', 'create', 'edge'], { env: op })).code, 0);
-  const tunnelPort = await freePort();
-  const gw = daemon(
+  assert.equal((await runVdc(['farm', 'create', 'edge'], { env: homes[operator] })).code, 0);
+  return homes;
+}
+
+type Home = { VDC_HOME: string; VDC_PASSPHRASE: string; VDC_LEDGER: string };
+
+/** `vdc gateway serve` for gw.test as the operator `op`, tunnels on `tunnelPort`. */
+function serveGateway(t: TestContext, op: Home, tunnelPort: number) {
+  return daemon(
     t,
     [
       'gateway',
@@ -110,6 +122,13 @@ test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel e
     ],
     op,
   );
+}
+
+test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel exits non-zero', async (t) => {
+  if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
+  const { op, user, stranger } = await people(t, 'op', 'user', 'stranger');
+  const tunnelPort = await freePort();
+  const gw = serveGateway(t, op, tunnelPort);
   const info = await until('the gateway', () => {
     return printed<{ gateway: number; http: string; registered: boolean }>(gw.out());
   });
@@ -138,25 +157,7 @@ test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel e
   // A restarted gateway finds its registration instead of registering again.
   gw.child.kill('SIGTERM');
   assert.equal(await gw.exited, 0, gw.err());
-  const again = daemon(
-    t,
-    [
-      'gateway',
-      'serve',
-      '--domain',
-      'gw.test',
-      '--http',
-      '127.0.0.1:0',
-      '--https',
-      '127.0.0.1:0',
-      '--tunnel',
-      `127.0.0.1:${tunnelPort}`,
-      '--key',
-      join(op.VDC_HOME, 'gateway', 'tunnel.key'),
-      '--json',
-    ],
-    op,
-  );
+  const again = serveGateway(t, op, tunnelPort);
   const info2 = await until('the gateway again', () => {
     return printed<{ gateway: number; registered: boolean; keyCreated: boolean }>(again.out());
   });
@@ -168,38 +169,8 @@ test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel e
 
 test('vdc tunnel --tls-cert serves a pinned name over https; vdc name update to a new pin stops it', async (t) => {
   if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
-  const ledger = await startTestLedger(t, tempDir(t));
-  const home = (name: string) => ({
-    VDC_HOME: tempDir(t, `vdc-${name}-`),
-    VDC_PASSPHRASE: PASS,
-    VDC_LEDGER: ledger.url,
-  });
-  const op = home('op');
-  const user = home('user');
-  for (const env of [op, user]) {
-    assert.equal((await runVdc(['id', 'new'], { env })).code, 0);
-    assert.equal((await runVdc(['twin', 'register'], { env })).code, 0);
-  }
-  assert.equal((await runVdc(['farm', 'create', 'edge'], { env: op })).code, 0);
-  const gw = daemon(
-    t,
-    [
-      'gateway',
-      'serve',
-      '--domain',
-      'gw.test',
-      '--http',
-      '127.0.0.1:0',
-      '--https',
-      '127.0.0.1:0',
-      '--tunnel',
-      `127.0.0.1:${await freePort()}`,
-      '--key',
-      join(op.VDC_HOME, 'gateway', 'tunnel.key'),
-      '--json',
-    ],
-    op,
-  );
+  const { op, user } = await people(t, 'op', 'user');
+  const gw = serveGateway(t, op, await freePort());
   const info = await until('the gateway', () => printed<{ https: string }>(gw.out()));
   const host = 'app.gw.test';
   const dir = tempDir(t);
