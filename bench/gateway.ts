@@ -29,11 +29,11 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
+import { freeLoopbackPort } from '../src/core/free-port.ts';
 import { toHex } from '../src/core/hex.ts';
 import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
 import { makeSelfSignedCert } from '../src/gateway/index.ts';
@@ -183,14 +183,6 @@ async function backendRole(): Promise<void> {
       https: (b.address() as AddressInfo).port,
     }),
   );
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function ms(value: string): number {
@@ -350,9 +342,9 @@ async function main(): Promise<void> {
     await fromGateway(); // ready: both names have their tunnel
     const hosts = join(dir, 'hosts');
     writeFileSync(hosts, `127.0.0.1 localhost bench.${DOMAIN} tls.${DOMAIN}\n`);
-    const nginxHttp = await freePort();
-    const nginxKeepalive = await freePort();
-    const nginxStream = await freePort();
+    const nginxHttp = await freeLoopbackPort();
+    const nginxKeepalive = await freeLoopbackPort();
+    const nginxStream = await freeLoopbackPort();
     const nginx = startNginx(
       dir,
       `load_module /usr/lib/nginx/modules/ngx_stream_module.so;

@@ -7,9 +7,9 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../src/core/free-port.ts';
 import { KeyIndex } from '../src/zdb/key-index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
 
@@ -18,16 +18,6 @@ const ROUNDS = 2;
 const REQUESTS = { plain: 200_000, pipelined: 1_000_000 };
 const KEYSPACE = 1_000_000;
 const VDC = new URL('../bin/vdc', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -130,8 +120,8 @@ function indexMemory(): { bytesPerKey: number; keyBytes: number; heapPerKey: num
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-zdb-'));
-  const zdbPort = await freePort();
-  const redisPort = await freePort();
+  const zdbPort = await freeLoopbackPort();
+  const redisPort = await freeLoopbackPort();
   const zdb = spawn(
     VDC,
     [

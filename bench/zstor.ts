@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, zstdCompressSync } from 'node:zlib';
+import { freeLoopbackPort } from '../src/core/free-port.ts';
 import { ZdbClient } from '../src/zdb/index.ts';
 import { jsKernel } from '../src/zstor/gf256-kernel-js.ts';
 import { createWasmKernel } from '../src/zstor/gf256-kernel-wasm.ts';
@@ -215,15 +215,6 @@ printTable(
 const ZDB_OBJECT = Number(process.env['VDC_BENCH_ZSTOR_ZDB_MIB'] ?? 1024) * 1024 * 1024;
 const VDC = new URL('../bin/vdc', import.meta.url).pathname;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function connectWhenUp(port: number): Promise<ZdbClient> {
   for (let i = 0; i < 200; i++) {
     try {
@@ -263,7 +254,7 @@ async function overZdb(level: number): Promise<BenchRow> {
   const backends: ZdbShardBackend[] = [];
   try {
     for (let i = 0; i < 6; i++) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       const d = join(dir, `zdb${i}`);
       children.push(
         spawn(

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fail } from '../core/assert.ts';
+import { freeLoopbackPort } from '../core/free-port.ts';
 import { httpJson } from '../core/http-client.ts';
 import { GRID_SERVICES, type GridService } from './grid-services.ts';
 import {
@@ -41,15 +42,7 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 async function freePort(preferred: number): Promise<number> {
-  if (await portIsFree(preferred)) return preferred;
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+  return (await portIsFree(preferred)) ? preferred : freeLoopbackPort();
 }
 
 async function isReady(service: GridService, address: string): Promise<boolean> {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
+import { freeLoopbackPort } from '../core/free-port.ts';
 import type { Logger } from '../core/log.ts';
 import { startZdbServer, ZdbClient, type ZdbServer } from '../zdb/index.ts';
 import type { ZdbBackendOptions } from './zdb-backend.ts';
@@ -122,16 +122,6 @@ export function writeStoreConfig(
 
 const VDC_BIN = new URL('../../bin/vdc', import.meta.url).pathname;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 export interface ZdbProcess {
   readonly dir: string;
   readonly port: number;
@@ -155,7 +145,7 @@ export async function startZdbProcesses(t: TestContextLike, count: number): Prom
   });
   for (let i = 0; i < count; i++) {
     const dir = join(root, `zdb${i}`);
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     let child: ChildProcess | undefined;
     const p: ZdbProcess = {
       dir,

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
+import { freeLoopbackPort } from '../../src/core/free-port.ts';
 import { startEchoBackend } from '../../src/gateway/gateway-test-kit.ts';
 import { certSha256, makeSelfSignedCert } from '../../src/gateway/index.ts';
 import { startTestLedger, tempDir } from '../support/ledger-fixture.ts';
@@ -14,14 +13,6 @@ import { runVdc, VDC_BIN } from '../support/run-vdc.ts';
 
 const PASS = 'gateway cli passphrase';
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A long-running vdc process; stopped (by its own pid) after the test. */
 function daemon(
@@ -127,7 +118,7 @@ function serveGateway(t: TestContext, op: Home, tunnelPort: number) {
 test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel exits non-zero', async (t) => {
   if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
   const { op, user, stranger } = await people(t, 'op', 'user', 'stranger');
-  const tunnelPort = await freePort();
+  const tunnelPort = await freeLoopbackPort();
   const gw = serveGateway(t, op, tunnelPort);
   const info = await until('the gateway', () => {
     return printed<{ gateway: number; http: string; registered: boolean }>(gw.out());
@@ -170,7 +161,7 @@ test('vdc gateway serve and vdc tunnel serve a name; a stranger’s vdc tunnel e
 test('vdc tunnel --tls-cert serves a pinned name over https; vdc name update to a new pin stops it', async (t) => {
   if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
   const { op, user } = await people(t, 'op', 'user');
-  const gw = serveGateway(t, op, await freePort());
+  const gw = serveGateway(t, op, await freeLoopbackPort());
   const info = await until('the gateway', () => printed<{ https: string }>(gw.out()));
   const host = 'app.gw.test';
   const dir = tempDir(t);
