@@ -10,6 +10,7 @@ import {
   parsePax,
   paxNumber,
   type TarHeader,
+  type TarHeaderType,
   tarString,
 } from './image-tar-header.ts';
 
@@ -38,14 +39,11 @@ export const DEFAULT_TAR_LIMITS: TarLimits = {
   maxTotalBytes: 4 * 1024 ** 3,
 };
 
-export type TarEntryType =
-  | 'file'
-  | 'directory'
-  | 'symlink'
-  | 'hardlink'
-  | 'char-device'
-  | 'block-device'
-  | 'fifo';
+/** What an entry is: a header type, less the extended headers that only describe the next one. */
+export type TarEntryType = Exclude<
+  TarHeaderType,
+  'pax-local' | 'pax-global' | 'gnu-long-name' | 'gnu-long-link'
+>;
 
 /** An entry's metadata, extended headers applied; `path`/`linkTarget` as the archive has them. */
 export interface TarEntry {
