@@ -12,7 +12,7 @@ import type { CliIo } from './cli-io.ts';
 import { unlockIdentity } from './id-command.ts';
 import { connectLedger, type LedgerFlags, positiveInt, withLedgerFlags } from './ledger-context.ts';
 import { emit } from './output.ts';
-import { stopSignal } from './stop-signal.ts';
+import { untilStopped } from './stop-signal.ts';
 
 /** What `vdc gateway serve` needs from outside; tests pass their own. */
 export interface GatewayCommandDeps {
@@ -110,9 +110,7 @@ export function gatewayCommand(io: CliIo, deps: GatewayCommandDeps = {}): Comman
         ].join('\n'),
       );
       deps.onListening?.(running);
-      const signal = stopSignal(deps.signal);
-      if (!signal.aborted)
-        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      await untilStopped(deps.signal);
       await running.close();
     });
   return gateway;

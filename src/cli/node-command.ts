@@ -13,7 +13,7 @@ import {
 } from '../node/index.ts';
 import type { CliIo } from './cli-io.ts';
 import { emit } from './output.ts';
-import { stopSignal } from './stop-signal.ts';
+import { untilStopped } from './stop-signal.ts';
 
 /** What `vdc node` needs from outside; tests pass their own. */
 export interface NodeCommandDeps {
@@ -139,9 +139,7 @@ export function nodeCommand(io: CliIo, deps: NodeCommandDeps = {}): Command {
             `node ${agent.node} (twin ${agent.twin}) in farm ${agent.farm} ${agent.registered ? 'registered' : 'resumed'}; key ${key}; serving through ${opts.relay.join(', ')}`,
         );
         deps.onReady?.(agent);
-        const signal = stopSignal(deps.signal);
-        if (!signal.aborted)
-          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        await untilStopped(deps.signal);
         await agent.close();
       },
     );

@@ -15,7 +15,7 @@ import { loadRelayIdentity } from '../relay/relay-key.ts';
 import type { CliIo } from './cli-io.ts';
 import { positiveInt } from './ledger-context.ts';
 import { emit } from './output.ts';
-import { stopSignal } from './stop-signal.ts';
+import { untilStopped } from './stop-signal.ts';
 
 /** What `vdc relay` needs from outside; tests pass their own. */
 export interface RelayCommandDeps {
@@ -133,9 +133,7 @@ export function relayCommand(io: CliIo, deps: RelayCommandDeps = {}): Command {
         ].join('\n'),
       );
       deps.onListening?.(server);
-      const signal = stopSignal(deps.signal);
-      if (!signal.aborted)
-        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      await untilStopped(deps.signal);
       await server.close();
       directory.close?.();
     },

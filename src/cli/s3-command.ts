@@ -7,7 +7,7 @@ import { type S3Server, s3CredentialsFromKey, startS3Server } from '../zstor/s3/
 import type { CliIo } from './cli-io.ts';
 import { unlockIdentity } from './id-command.ts';
 import { emit } from './output.ts';
-import { stopSignal } from './stop-signal.ts';
+import { untilStopped } from './stop-signal.ts';
 
 /*
  * `vdc s3`: an S3-compatible endpoint over the user's dispersed store (docs/zstor.md,
@@ -88,9 +88,7 @@ export function s3Command(io: CliIo, deps: S3CommandDeps = {}): Command {
           ].join('\n'),
         );
         deps.onListening?.(server);
-        const signal = stopSignal(deps.signal);
-        if (!signal.aborted)
-          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        await untilStopped(deps.signal);
         await server.close();
         await store.close();
       } finally {
