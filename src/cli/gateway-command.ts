@@ -32,6 +32,7 @@ interface ServeFlags extends LedgerFlags {
   key: string;
   cert?: string;
   farm?: string;
+  updateRegistration?: boolean;
 }
 
 export function gatewayCommand(io: CliIo, deps: GatewayCommandDeps = {}): Command {
@@ -54,6 +55,10 @@ export function gatewayCommand(io: CliIo, deps: GatewayCommandDeps = {}): Comman
     .requiredOption('--key <file>', 'the tunnel TLS key (PEM); made with its certificate if absent')
     .option('--cert <file>', 'the tunnel certificate (default KEY.crt)')
     .option('--farm <id>', 'the farm to register the gateway in (default your first farm)')
+    .option(
+      '--update-registration',
+      'the ledger has this domain with another tunnel key or address: record these (gateway.update)',
+    )
     .action(async (opts: ServeFlags) => {
       const domain = opts.domain;
       if (!DOMAIN.test(domain))
@@ -78,6 +83,7 @@ export function gatewayCommand(io: CliIo, deps: GatewayCommandDeps = {}): Comman
         tunnelAddress,
         spkiSha256: cert.spkiSha256,
         ...(opts.farm === undefined ? {} : { farm: positiveInt(opts.farm, '--farm') }),
+        update: opts.updateRegistration === true,
       });
       const logger = jsonLogger((line) => io.err(line), { program: 'gateway' });
       const running = await startGateway({
@@ -94,6 +100,7 @@ export function gatewayCommand(io: CliIo, deps: GatewayCommandDeps = {}): Comman
       const view = {
         gateway: reg.id,
         registered: reg.registered,
+        updated: reg.updated,
         domain,
         http: `${http.host}:${running.httpPort}`,
         https: `${https.host}:${running.httpsPort}`,
@@ -104,7 +111,7 @@ export function gatewayCommand(io: CliIo, deps: GatewayCommandDeps = {}): Comman
       };
       emit(io, opts.json, view, () =>
         [
-          `gateway ${reg.id}${reg.registered ? ' (registered now)' : ''} serving *.${domain}`,
+          `gateway ${reg.id}${reg.registered ? ' (registered now)' : reg.updated ? ' (tunnel key and address updated now)' : ''} serving *.${domain}`,
           `http ${view.http}, tls ${view.https}, tunnels ${view.tunnel} (dialled at ${tunnelAddress})`,
           `tunnel key SPKI sha256 ${cert.spkiSha256}${cert.created ? ' (new)' : ''}`,
         ].join('\n'),

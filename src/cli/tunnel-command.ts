@@ -79,6 +79,7 @@ export function tunnelCommand(io: CliIo, deps: TunnelCommandDeps = {}): Command 
       void client.follower.follow(follow.signal).catch(() => {});
       const tunnel = startTunnel({
         view: () => client.follower.view,
+        sync: () => client.follower.sync(),
         ledger: client.follower.ledger,
         identity,
         name: opts.name,

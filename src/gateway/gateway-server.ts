@@ -45,27 +45,43 @@ export interface RunningGateway {
 
 /**
  * Finds this operator's gateway for `domain`, or registers it (gateway.register, signed by
- * the farm owner) when the ledger has none.
+ * the farm owner) when the ledger has none. When the ledger holds another tunnel key or
+ * address for it, `update` records these (gateway.update: a rotated key, a moved gateway);
+ * without it that is an error, so a wrong key file never re-keys a gateway by accident.
  * @throws VdcError GATEWAY_NO_FARM, GATEWAY_REGISTRATION_MISMATCH, the ledger's refusal
  */
 export async function ensureGatewayRegistered(
   client: LedgerClient,
   identity: Identity,
-  want: { domain: string; tunnelAddress: string; spkiSha256: string; farm?: number },
-): Promise<{ id: number; registered: boolean }> {
+  want: {
+    domain: string;
+    tunnelAddress: string;
+    spkiSha256: string;
+    farm?: number;
+    update?: boolean;
+  },
+): Promise<{ id: number; registered: boolean; updated: boolean }> {
   await client.follower.sync();
   const view = client.follower.view;
   const existing = view.gatewayByDomain(want.domain);
   if (existing) {
-    if (
-      existing.tunnelSpkiSha256 !== want.spkiSha256 ||
-      existing.tunnelAddress !== want.tunnelAddress
-    )
+    const same =
+      existing.tunnelSpkiSha256 === want.spkiSha256 &&
+      existing.tunnelAddress === want.tunnelAddress;
+    if (same) return { id: existing.id, registered: false, updated: false };
+    if (!want.update)
       fail(
         'GATEWAY_REGISTRATION_MISMATCH',
-        `gateway ${existing.id} for ${want.domain} is registered with tunnel ${existing.tunnelAddress} and key ${existing.tunnelSpkiSha256.slice(0, 16)}…, not ${want.tunnelAddress} and ${want.spkiSha256.slice(0, 16)}…: run with the key file and tunnel address it was registered with`,
+        `gateway ${existing.id} for ${want.domain} is registered with tunnel ${existing.tunnelAddress} and key ${existing.tunnelSpkiSha256.slice(0, 16)}…, not ${want.tunnelAddress} and ${want.spkiSha256.slice(0, 16)}…: run with the key file and tunnel address it was registered with, or add --update-registration to record these`,
       );
-    return { id: existing.id, registered: false };
+    await client.submit(identity, 'gateway.update', {
+      gateway: existing.id,
+      tunnelAddress: want.tunnelAddress,
+      tunnelSpkiSha256: want.spkiSha256,
+    });
+    // Serve only once our own view pins the new key, as the backends' views will.
+    await client.follower.sync();
+    return { id: existing.id, registered: false, updated: true };
   }
   const twin = client.twinOf(identity);
   const farms = twin === undefined ? [] : view.farmsOf(twin);
@@ -81,7 +97,7 @@ export async function ensureGatewayRegistered(
     tunnelAddress: want.tunnelAddress,
     tunnelSpkiSha256: want.spkiSha256,
   });
-  return { id: receipt.created['gateways'] ?? Number.NaN, registered: true };
+  return { id: receipt.created['gateways'] ?? Number.NaN, registered: true, updated: false };
 }
 
 /** Starts the listeners and follows the ledger. @throws when a port cannot be bound */

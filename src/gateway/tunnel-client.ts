@@ -41,6 +41,12 @@ export interface TunnelOptions {
    */
   tls?: { cert: Buffer | string; key: Buffer | string };
   handshakeMs?: number;
+  /**
+   * Brings `view` up to the ledger's newest head (a LedgerFollower's `sync`). Called once
+   * when the gateway presents a key the view does not pin: the gateway may have rotated
+   * its key (gateway.update) a moment before this view saw it.
+   */
+  sync?: () => Promise<unknown>;
 }
 
 export interface OpenTunnel {
@@ -48,6 +54,9 @@ export interface OpenTunnel {
   closed: Promise<void>;
   close(): void;
   session: ServerHttp2Session;
+  /** the gateway's id and the tunnel key SPKI hash this connection was pinned to */
+  gateway: number;
+  spkiSha256: string;
 }
 
 /** Parses HOST:PORT (IPv6 in brackets). @throws VdcError `code` */
@@ -116,17 +125,23 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   });
   socket.setTimeout(0);
   socket.setNoDelay(true);
+  let spki = '';
   try {
     const peer = socket.getPeerCertificate(false);
-    const spki = peer?.raw
+    spki = peer?.raw
       ? createHash('sha256')
           .update(new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' }))
           .digest('hex')
       : '';
-    if (spki !== gateway.tunnelSpkiSha256)
+    let pinned = gateway.tunnelSpkiSha256;
+    if (spki !== pinned && opts.sync) {
+      await opts.sync();
+      pinned = opts.view().gateway(gateway.id)?.tunnelSpkiSha256 ?? pinned;
+    }
+    if (spki !== pinned)
       fail(
         'TUNNEL_PIN_MISMATCH',
-        `the gateway at ${addr.host}:${addr.port} presented key ${spki.slice(0, 16) || 'none'}…, but the ledger pins ${gateway.tunnelSpkiSha256.slice(0, 16)}… for gateway ${gateway.id}: it is not that gateway`,
+        `the gateway at ${addr.host}:${addr.port} presented key ${spki.slice(0, 16) || 'none'}…, but the ledger pins ${pinned.slice(0, 16)}… for gateway ${gateway.id}: it is not that gateway`,
       );
     const exporter = socket.exportKeyingMaterial(
       TUNNEL_EXPORTER_BYTES,
@@ -178,6 +193,8 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   return {
     closed,
     session,
+    gateway: gateway.id,
+    spkiSha256: spki,
     close() {
       session.destroy();
       socket.destroy();
@@ -209,6 +226,8 @@ export function startTunnel(
   opts: TunnelOptions & {
     onEvent?: (event: 'open' | 'closed' | 'retry', fields: Record<string, unknown>) => void;
     maxBackoffMs?: number;
+    /** how often an open tunnel checks that the view still pins its gateway's key, ms */
+    repinCheckMs?: number;
   },
 ): RunningTunnel {
   let stopped = false;
@@ -220,14 +239,27 @@ export function startTunnel(
     let backoff = 250;
     while (!stopped) {
       try {
-        current = await openTunnel(opts);
+        const open = await openTunnel(opts);
+        current = open;
         connects++;
         backoff = 250;
         opts.onEvent?.('open', { name: opts.name });
-        if (stopped) current.close();
-        await current.closed;
+        if (stopped) open.close();
+        // A gateway re-keyed (gateway.update) after a leak: the old key is no longer that
+        // gateway, so a connection pinned to it is dropped and the loop pins the new one.
+        let why: string | undefined;
+        const repin = setInterval(() => {
+          let pinned: string | undefined;
+          try {
+            pinned = opts.view().gateway(open.gateway)?.tunnelSpkiSha256;
+          } catch {} // a view that caught its ledger lying pins nothing
+          if (pinned === open.spkiSha256) return;
+          why = 'the ledger pins another key for the gateway now';
+          open.close();
+        }, opts.repinCheckMs ?? 2_000);
+        await open.closed.finally(() => clearInterval(repin));
         current = undefined;
-        opts.onEvent?.('closed', { name: opts.name });
+        opts.onEvent?.('closed', { name: opts.name, ...(why ? { why } : {}) });
       } catch (err) {
         const e = asVdcError(err);
         if (isPermanentRefusal(e)) throw e;

@@ -110,6 +110,17 @@ export function randomHistory(seed: number, steps: number): History {
     } else if (r < 0.35) {
       const farm = pick(farms);
       if (!farm) continue;
+      const existing = pick(gateways);
+      if (existing !== undefined && rnd() < 0.3) {
+        const farmOf = farms.find((f) => f.id === kit.projection.gateway(existing)?.farm);
+        const signer = farmOf && rnd() < 0.8 ? farmOf.owner : farm.owner;
+        tx(signer, 'gateway.update', signer.twin, {
+          gateway: existing,
+          tunnelAddress: `203.0.113.${step % 250}:443`,
+          tunnelSpkiSha256: toHex(randomBytes(32)),
+        });
+        continue;
+      }
       const signer = rnd() < 0.8 ? farm.owner : owner;
       const gateway = tx(signer, 'gateway.register', signer.twin, {
         farm: farm.id,

@@ -15,6 +15,7 @@ export const TX_TYPES = [
   'node.register',
   'node.report',
   'gateway.register',
+  'gateway.update',
   'contract.create',
   'contract.update',
   'contract.cancel',
@@ -30,6 +31,7 @@ export type TxType = (typeof TX_TYPES)[number];
 export const DELEGABLE_TYPES = [
   'farm.create',
   'gateway.register',
+  'gateway.update',
   'contract.create',
   'contract.update',
   'contract.cancel',

@@ -1,7 +1,7 @@
 import { contractCancel, contractCreate, contractUpdate } from './rules/contract.ts';
 import { delegateGrant, delegateRevoke } from './rules/delegate.ts';
 import { farmCreate } from './rules/farm.ts';
-import { gatewayRegister } from './rules/gateway.ts';
+import { gatewayRegister, gatewayUpdate } from './rules/gateway.ts';
 import { nameRegister, nameRelease, nameUpdate } from './rules/name.ts';
 import { networkMember } from './rules/network.ts';
 import { nodeRegister, nodeReport } from './rules/node.ts';
@@ -19,6 +19,7 @@ export const TX_SPECS: Readonly<Record<TxType, TxSpec<unknown>>> = {
   'node.register': nodeRegister,
   'node.report': nodeReport,
   'gateway.register': gatewayRegister,
+  'gateway.update': gatewayUpdate,
   'contract.create': contractCreate,
   'contract.update': contractUpdate,
   'contract.cancel': contractCancel,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -93,7 +93,7 @@ async function people<N extends string>(
 type Home = { VDC_HOME: string; VDC_PASSPHRASE: string; VDC_LEDGER: string };
 
 /** `vdc gateway serve` for gw.test as the operator `op`, tunnels on `tunnelPort`. */
-function serveGateway(t: TestContext, op: Home, tunnelPort: number) {
+function serveGateway(t: TestContext, op: Home, tunnelPort: number, extra: string[] = []) {
   return daemon(
     t,
     [
@@ -110,6 +110,7 @@ function serveGateway(t: TestContext, op: Home, tunnelPort: number) {
       '--key',
       join(op.VDC_HOME, 'gateway', 'tunnel.key'),
       '--json',
+      ...extra,
     ],
     op,
   );
@@ -213,4 +214,53 @@ test('vdc tunnel --tls-cert serves a pinned name over https; vdc name update to 
   // The gateway closes the tunnel; the client's reconnection is refused and it exits.
   assert.equal(await tunnel.exited, 5, tunnel.err());
   assert.match(tunnel.err(), /TUNNEL_CERT_NOT_PINNED/);
+});
+
+test('a gateway whose tunnel key was lost re-keys with --update-registration; running tunnels follow it', async (t) => {
+  if (!requireCommand(t, 'curl') || !requireCommand(t, 'openssl')) return;
+  const { op, user } = await people(t, 'op', 'user');
+  const tunnelPort = await freeLoopbackPort();
+  type Info = { gateway: number; http: string; tunnelSpkiSha256: string; updated: boolean };
+  const gw = serveGateway(t, op, tunnelPort);
+  const info = await until('the gateway', () => printed<Info>(gw.out()));
+  const reg = await runVdc(['name', 'register', 'app', '--gateway', 'gw.test', '--mode', 'http'], {
+    env: user,
+  });
+  assert.equal(reg.code, 0, reg.stderr);
+  const backend = await startEchoBackend(t);
+  const tunnel = daemon(t, ['tunnel', '--name', 'app', '--to', `127.0.0.1:${backend.port}`], user);
+  const get = async (http: string) => {
+    const port = http.split(':')[1]!;
+    const { stdout } = await run('curl', [
+      '-s',
+      '--resolve',
+      `app.gw.test:${port}:127.0.0.1`,
+      `http://app.gw.test:${port}/hi`,
+    ]).catch(() => ({ stdout: '' }));
+    return stdout.startsWith('{') ? stdout : undefined;
+  };
+  await until('a response through the tunnel', () => get(info.http));
+  gw.child.kill('SIGTERM');
+  assert.equal(await gw.exited, 0, gw.err());
+  rmSync(join(op.VDC_HOME, 'gateway'), { recursive: true });
+  // A new key is not taken silently: the ledger still pins the old one.
+  const refused = serveGateway(t, op, tunnelPort);
+  assert.equal(await refused.exited, 7, refused.err());
+  assert.match(refused.err(), /GATEWAY_REGISTRATION_MISMATCH[\s\S]*--update-registration/);
+  const rekeyed = serveGateway(t, op, tunnelPort, ['--update-registration']);
+  const info2 = await until('the re-keyed gateway', () => printed<Info>(rekeyed.out()));
+  assert.equal(info2.gateway, info.gateway);
+  assert.equal(info2.updated, true);
+  assert.notEqual(info2.tunnelSpkiSha256, info.tunnelSpkiSha256);
+  // The same vdc tunnel process reconnects to the new key: its view learns the update.
+  const body = await until(
+    'a response through the re-keyed gateway',
+    () => get(info2.http),
+    60_000,
+  );
+  assert.equal((JSON.parse(body) as { url: string }).url, '/hi');
+  assert.equal(tunnel.child.exitCode, null, tunnel.err());
+  const shown = await runVdc(['ledger', 'entries', '--json'], { env: user });
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /"gateway\.update"/);
 });

@@ -21,6 +21,8 @@ import { loadOrCreateTunnelCert } from '../../src/gateway/tunnel-cert.ts';
 import { readFrame, writeFrame } from '../../src/gateway/tunnel-frame.ts';
 import { TUNNEL_ALPN } from '../../src/gateway/tunnel-server.ts';
 import { Identity } from '../../src/identity/index.ts';
+import { LedgerClient } from '../../src/ledger/index.ts';
+import { tempDir } from '../support/ledger-fixture.ts';
 import { hasCode, waitFor } from '../support/node-fixture.ts';
 
 /*
@@ -197,6 +199,77 @@ test('a backend refuses a gateway whose key is not the one the ledger pins, befo
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(received, 0, 'no hello reached the impostor');
   assert.equal(g.gateway.pool.count('pinned'), 0);
+});
+
+test('after gateway.update the old tunnel key is refused; a view behind the update catches up once', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await g.registerName(g.user, 'moved', 'http');
+  const stale = await LedgerClient.connect({ url: g.ledger.url, home: tempDir(t) });
+  await stale.follower.sync();
+  // The re-keyed gateway: a new key at a new address, recorded by the operator.
+  const rekeyed = loadOrCreateTunnelCert(join(g.dir, 'new.key'), join(g.dir, 'new.crt'), DOMAIN);
+  let received = 0;
+  const fresh = createTlsServer(
+    { key: rekeyed.key, cert: rekeyed.cert, ALPNProtocols: [TUNNEL_ALPN] },
+    (s) => {
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      s.on('error', () => {});
+    },
+  );
+  await new Promise<void>((r) => fresh.listen(0, '127.0.0.1', r));
+  t.after(() => fresh.close());
+  const freshAt = { host: '127.0.0.1', port: (fresh.address() as AddressInfo).port };
+  const running = g.tunnel(g.user, 'moved', backend.port, { repinCheckMs: 100 });
+  await waitFor('the tunnel', () => g.gateway.pool.count('moved') === 1);
+  await g.operator.client.submit(g.operator.identity, 'gateway.update', {
+    gateway: g.gatewayId,
+    tunnelAddress: `127.0.0.1:${freshAt.port}`,
+    tunnelSpkiSha256: rekeyed.spkiSha256,
+  });
+  await g.sync();
+  // The tunnel open on the old key is dropped by its own client once its view sees the update.
+  await waitFor('the old tunnel dropped', () => g.gateway.pool.count('moved') === 0);
+  running.stop();
+  await new Promise((r) => setTimeout(r, 200));
+  const seen = received;
+  const base = {
+    ledger: g.user.client.follower.ledger,
+    identity: g.user.identity,
+    name: 'moved',
+    to: { host: '127.0.0.1', port: backend.port },
+    handshakeMs: 1_000,
+  };
+  // Whoever still holds the old key (here the old gateway itself) is no longer that gateway.
+  await assert.rejects(
+    openTunnel({
+      ...base,
+      view: () => g.user.client.follower.view,
+      address: { host: '127.0.0.1', port: g.gateway.tunnelPort },
+    }),
+    hasCode('TUNNEL_PIN_MISMATCH'),
+  );
+  assert.equal(g.gateway.pool.count('moved'), 0);
+  // A view that has not seen the update refuses the new key unless it may sync...
+  await assert.rejects(
+    openTunnel({ ...base, view: () => stale.follower.view, address: freshAt }),
+    hasCode('TUNNEL_PIN_MISMATCH'),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received, seen, 'no hello before the key is pinned');
+  // ...and, synced once, pins the new key and sends its hello there.
+  await assert.rejects(
+    openTunnel({
+      ...base,
+      view: () => stale.follower.view,
+      sync: () => stale.follower.sync(),
+      address: freshAt,
+    }),
+  );
+  assert.ok(received > seen, 'the hello went to the re-keyed gateway');
+  assert.equal(stale.follower.view.gateway(g.gatewayId)?.tunnelSpkiSha256, rekeyed.spkiSha256);
 });
 
 test('a hello signed by a key the ledger does not know is refused', async (t) => {
