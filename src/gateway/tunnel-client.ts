@@ -47,6 +47,8 @@ export interface TunnelOptions {
    * its key (gateway.update) a moment before this view saw it.
    */
   sync?: () => Promise<unknown>;
+  /** startTunnel: how often an open tunnel checks that the view still pins its key, ms */
+  repinCheckMs?: number;
 }
 
 export interface OpenTunnel {
@@ -226,8 +228,6 @@ export function startTunnel(
   opts: TunnelOptions & {
     onEvent?: (event: 'open' | 'closed' | 'retry', fields: Record<string, unknown>) => void;
     maxBackoffMs?: number;
-    /** how often an open tunnel checks that the view still pins its gateway's key, ms */
-    repinCheckMs?: number;
   },
 ): RunningTunnel {
   let stopped = false;
