@@ -13,6 +13,7 @@ import { Crun } from './crun.ts';
 import type { Workload } from './deployment-document.ts';
 import type { RuntimeStatus, WorkloadRuntime } from './deployment-engine.ts';
 import { ociSpec, UID_RANGE } from './oci-spec.ts';
+import { DEFAULT_UID_SLOTS_DIR, UidSlots } from './uid-slots.ts';
 
 /*
  * The `container` runtime: one crun container per workload, in a bundle of its own under
@@ -50,6 +51,8 @@ export interface ContainerRuntimeOptions {
   ) => Buffer;
   /** first host uid of the first container's range */
   uidBase?: number;
+  /** where the host's uid ranges are claimed (uid-slots.ts), shared by every agent on it */
+  uidSlotsDir?: string;
   monitorMs?: number;
   crunBinary?: string;
 }
@@ -90,6 +93,7 @@ export class ContainerRuntime implements WorkloadRuntime {
   readonly #busy = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  readonly #slots: UidSlots;
 
   constructor(o: ContainerRuntimeOptions) {
     this.#o = o;
@@ -101,6 +105,18 @@ export class ContainerRuntime implements WorkloadRuntime {
       layout: o.layout,
       ...(o.crunBinary ? { binary: o.crunBinary } : {}),
     });
+    this.#slots = new UidSlots(o.uidSlotsDir ?? DEFAULT_UID_SLOTS_DIR, this.#dir, MAX_SLOTS);
+    const live = new Map<number, string>();
+    for (const r of this.#records()) {
+      const id = this.#id(r.contract, r.name);
+      live.set(r.slot, id);
+      if (!this.#slots.hold(r.slot, id))
+        o.logger.log('error', 'another agent on this host claims this container’s uid range', {
+          container: id,
+          slot: r.slot,
+        });
+    }
+    this.#slots.prune(live);
     this.#timer = setInterval(() => void this.poll(), o.monitorMs ?? MONITOR_MS);
     this.#timer.unref();
   }
@@ -113,6 +129,13 @@ export class ContainerRuntime implements WorkloadRuntime {
     return `/vdc/${this.#o.nodeTag}/${id}`;
   }
 
+  #record(id: string): ContainerRecord | undefined {
+    const file = join(this.#dir, id, 'container.json');
+    return existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord)
+      : undefined;
+  }
+
   #records(): ContainerRecord[] {
     const out: ContainerRecord[] = [];
     for (const entry of readdirSync(this.#dir)) {
@@ -120,12 +143,6 @@ export class ContainerRuntime implements WorkloadRuntime {
       if (existsSync(file)) out.push(JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord);
     }
     return out;
-  }
-
-  #freeSlot(): number {
-    const used = new Set(this.#records().map((r) => r.slot));
-    for (let slot = 0; slot < MAX_SLOTS; slot++) if (!used.has(slot)) return slot;
-    fail('CONTAINER_START_FAILED', 'this node has no free uid range for another container');
   }
 
   #touch(id: string): void {
@@ -152,9 +169,7 @@ export class ContainerRuntime implements WorkloadRuntime {
     const bundle = join(this.#dir, id);
     const specHash = createHash('sha256').update(canonicalize(w.spec)).digest('hex');
     const file = join(bundle, 'container.json');
-    const existing = existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord)
-      : undefined;
+    const existing = this.#record(id);
     if (existing?.specHash === specHash) {
       const { status } = await this.#crun.state(id);
       if (status === 'running') return;
@@ -179,7 +194,7 @@ export class ContainerRuntime implements WorkloadRuntime {
         );
       env[name] = value.toString('utf8');
     }
-    const slot = this.#freeSlot();
+    const slot = this.#slots.claim(id);
     const base = (this.#o.uidBase ?? DEFAULT_UID_BASE) + slot * UID_RANGE;
     try {
       mkdirSync(bundle, { mode: 0o711 });
@@ -213,6 +228,7 @@ export class ContainerRuntime implements WorkloadRuntime {
     } catch (err) {
       await this.#crun.destroy(id).catch(() => {});
       rmSync(bundle, { recursive: true, force: true });
+      this.#slots.release(slot, id);
       throw asVdcError(err);
     }
   }
@@ -243,8 +259,11 @@ export class ContainerRuntime implements WorkloadRuntime {
 
   async remove(contract: number, name: string): Promise<void> {
     const id = this.#id(contract, name);
+    const record = this.#record(id);
     await this.#crun.destroy(id);
     rmSync(join(this.#dir, id), { recursive: true, force: true });
+    // after the files: a crash between the two leaves a claim, which prune() frees
+    if (record) this.#slots.release(record.slot, id);
     this.#touch(id);
     this.#status.delete(id);
     // crun removes the container's cgroup; the node's own parent goes with its last container
@@ -266,9 +285,8 @@ export class ContainerRuntime implements WorkloadRuntime {
     name: string,
   ): Promise<{ pid: number; hostIdBase: number } | undefined> {
     const id = this.#id(contract, name);
-    const file = join(this.#dir, id, 'container.json');
-    if (!existsSync(file)) return undefined;
-    const record = JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord;
+    const record = this.#record(id);
+    if (!record) return undefined;
     const { status, pid } = await this.#crun.state(id);
     if (status !== 'running' || pid <= 0) return undefined;
     return { pid, hostIdBase: (this.#o.uidBase ?? DEFAULT_UID_BASE) + record.slot * UID_RANGE };
