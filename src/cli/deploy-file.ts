@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { assertExactKeys, assertObject, assertString, fail } from '../core/assert.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
 import { asVdcError } from '../core/errors.ts';
@@ -9,33 +10,39 @@ import {
   newSalt,
   type OwnerCopy,
   parseDeployment,
+  sealSecret,
   sealWorkloadSecrets,
   type UnsignedDeployment,
   WORKLOAD_KINDS,
   type Workload,
   type WorkloadKind,
 } from '../node/index.ts';
+import { type GatewayTls, loadGatewayTls } from './deploy-tls.ts';
 
 /*
  * The file `vdc deploy` and `vdc deployment update` read (docs/deploy.md): `{"workloads":
  * [{name, kind, spec}]}` as the node's document has them, except that a container's
  * `secrets` hold plaintext, which the CLI seals to the node, and a gateway workload may
- * leave out its `grant`, which the CLI signs (docs/node-gateway.md). Everything that can be checked
- * without the network is checked here, before the keystore is opened and before anything
- * reaches the ledger, and every refusal is DEPLOY_FILE_INVALID naming the file and the field.
+ * leave out its `grant`, which the CLI signs, and its `tls` names PEM files (or holds PEM
+ * text) whose key the CLI seals to the node (docs/node-gateway.md). Everything that can be
+ * checked without the network is checked here, before the keystore is opened and before
+ * anything reaches the ledger; every refusal is DEPLOY_FILE_INVALID naming the file and the
+ * field, except a certificate's own (DEPLOY_TLS_*, deploy-tls.ts).
  */
 
 const CODE = 'DEPLOY_FILE_INVALID';
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 /** A sealed value's stand-in while the spec's shape is checked before sealing. */
 const PLACEHOLDER = 'AAAA';
+/** The owner's copy keeps a gateway workload's TLS key under this entry of its `secrets`. */
+export const TLS_KEY_ENTRY = 'tls.key';
 /** A grant's stand-in while a gateway workload without one is checked; `vdc deploy` signs the real one. */
 const GRANT_PLACEHOLDER = '00'.repeat(64);
 /** The ledger's bound on a contract's networks (src/ledger/rules/contract.ts). */
 const MAX_CONTRACT_NETWORKS = 8;
 
 export interface DeployFile {
-  /** workloads as in the file, secrets still plaintext */
+  /** workloads as in the file, secrets still plaintext; a gateway's `tls` as PEM text */
   workloads: Workload[];
 }
 
@@ -75,12 +82,44 @@ function withSecrets(w: Workload, secrets: Record<string, string> | undefined): 
   return { ...w, spec: { ...w.spec, secrets } };
 }
 
+/** Runs a certificate check, its DEPLOY_TLS_* code kept, the message prefixed with the file. */
+function tlsInFile<T>(file: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    const e = asVdcError(err);
+    if (!e.code.startsWith('DEPLOY_TLS_')) throw e;
+    fail(e.code, `${file}: ${e.message}`, e);
+  }
+}
+
 /**
- * Parses and checks a deploy file.
- * @throws VdcError DEPLOY_FILE_INVALID naming the file and the field
+ * Parses and checks a deploy file. A gateway workload's `tls` files are read relative to
+ * `dir`: by default the file's own folder (the working directory for stdin).
+ * @throws VdcError DEPLOY_FILE_INVALID naming the file and the field; DEPLOY_TLS_INVALID,
+ *   DEPLOY_TLS_KEY_MISMATCH for a gateway workload's certificate and key
  */
-export function parseDeployFile(data: Uint8Array, file: string): DeployFile {
+export function parseDeployFile(
+  data: Uint8Array,
+  file: string,
+  dir = file === 'stdin' ? process.cwd() : dirname(resolve(file)),
+): DeployFile {
   const doc = inFile(file, () => parseJson(data));
+  const tls = new Map<number, GatewayTls>();
+  // The certificates first, outside inFile: their refusals keep their own codes.
+  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
+    const list = (doc as Record<string, unknown>)['workloads'];
+    for (const [i, value] of (Array.isArray(list) ? list : []).entries()) {
+      const spec = (value as { kind?: unknown; spec?: unknown } | null)?.spec;
+      if ((value as { kind?: unknown } | null)?.kind !== 'gateway') continue;
+      const given = (spec as Record<string, unknown> | null | undefined)?.['tls'];
+      if (given === undefined || typeof spec !== 'object') continue;
+      tls.set(
+        i,
+        tlsInFile(file, () => loadGatewayTls(given, `workloads[${i}].spec.tls`, dir)),
+      );
+    }
+  }
   return inFile(file, () => {
     assertObject(doc, 'file', CODE);
     assertExactKeys(doc, 'file', ['workloads'], [], CODE);
@@ -104,7 +143,10 @@ export function parseDeployFile(data: Uint8Array, file: string): DeployFile {
           `'${label}.kind' is ${JSON.stringify(kind)}; the kinds are ${WORKLOAD_KINDS.join(', ')}`,
         );
       assertObject(value['spec'], `${label}.spec`, CODE);
-      const w = value as unknown as Workload;
+      const loaded = tls.get(i);
+      const w = (loaded
+        ? { ...value, spec: { ...value['spec'], tls: loaded } }
+        : value) as unknown as Workload;
       const secrets = plaintextSecrets(w, `${label} (${name})`);
       // The spec is checked as the node will check it, with sealed stand-ins for the secrets.
       const standIns = w.spec['secrets'] === undefined ? undefined : { ...secrets };
@@ -114,6 +156,8 @@ export function parseDeployFile(data: Uint8Array, file: string): DeployFile {
       // A gateway workload may leave out its grant: the CLI signs it (deploy-grants.ts).
       if (kind === 'gateway' && checked.spec['grant'] === undefined)
         checked.spec = { ...checked.spec, grant: GRANT_PLACEHOLDER };
+      // ... and its key by a sealed stand-in: the CLI seals the real one to the node.
+      if (loaded) checked.spec = { ...checked.spec, tls: { cert: loaded.cert, key: PLACEHOLDER } };
       checkWorkloadSpec(checked as Workload & { kind: WorkloadKind });
       return w;
     });
@@ -143,8 +187,26 @@ export function contractNetworks(workloads: readonly Workload[]): string[] {
   return [...names].sort();
 }
 
+/** A gateway workload's TLS key sealed to the node, its plaintext kept for the owner's copy. */
+function sealTlsKey(
+  w: Workload,
+  target: { twin: number; nodeKey: string },
+  secrets: OwnerCopy['secrets'],
+): Workload {
+  const tls = w.spec['tls'] as GatewayTls | undefined;
+  if (w.kind !== 'gateway' || tls === undefined) return w;
+  secrets[w.name] = { [TLS_KEY_ENTRY]: Buffer.from(tls.key, 'utf8').toString('base64') };
+  const key = sealSecret(tls.key, target.nodeKey, {
+    twin: target.twin,
+    workload: w.name,
+    name: String(w.spec['name']),
+    use: 'gateway-tls-key',
+  });
+  return { ...w, spec: { ...w.spec, tls: { cert: tls.cert, key } } };
+}
+
 /**
- * The document for one node (secrets sealed to its key) and the owner's copy of it.
+ * The document for one node (secrets and TLS keys sealed to its key) and the owner's copy of it.
  * @throws VdcError DEPLOY_FILE_INVALID when the sealed document exceeds the node's limits;
  *   KEY_INVALID when the node key is unusable
  */
@@ -154,6 +216,7 @@ export function buildDeployment(
 ): { unsigned: UnsignedDeployment; copy: OwnerCopy } {
   const secrets: OwnerCopy['secrets'] = {};
   const workloads = file.workloads.map((w) => {
+    if (w.kind === 'gateway') return sealTlsKey(w, target, secrets);
     const plain = w.spec['secrets'] as Record<string, string> | undefined;
     if (plain === undefined) return w;
     secrets[w.name] = Object.fromEntries(

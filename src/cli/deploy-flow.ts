@@ -8,13 +8,20 @@ import {
   sealForOwner,
   signDeployment,
 } from '../node/index.ts';
-import { buildDeployment, contractNetworks, type DeployFile } from './deploy-file.ts';
+import {
+  buildDeployment,
+  contractNetworks,
+  type DeployFile,
+  TLS_KEY_ENTRY,
+} from './deploy-file.ts';
 import { withTunnelGrants } from './deploy-grants.ts';
 import { asView, type DeploySession } from './deploy-session.ts';
+import { checkGatewayCertificates } from './deploy-tls.ts';
 
 /*
  * One rollout to one node (docs/deploy.md): sign the tunnel grants gateway workloads leave
- * out (deploy-grants.ts), seal the secrets to the node, create (or update)
+ * out (deploy-grants.ts), check their certificates against their names' pins
+ * (deploy-tls.ts), seal the secrets and TLS keys to the node, create (or update)
  * the contract with the document's hash and the owner's encrypted copy, sign the document
  * for that contract, send it over the relay, and follow `deployment.get` until every
  * workload is ok. Either it ends with every workload ok, or the ledger is put back: a new
@@ -95,7 +102,7 @@ export async function waitUntilOk(
 /**
  * Deploys (or updates) and waits for every workload to be ok; puts the ledger back on failure.
  * @throws VdcError the node's own error verbatim, DEPLOY_WORKLOAD_FAILED, DEPLOY_TIMEOUT,
- *   DEPLOY_FILE_INVALID, OWNER_COPY_TOO_LARGE, the ledger's refusal
+ *   DEPLOY_FILE_INVALID, DEPLOY_NAME_*, DEPLOY_TLS_*, OWNER_COPY_TOO_LARGE, the ledger's refusal
  */
 export async function rollout(s: DeploySession, o: RolloutOptions): Promise<RolloutResult> {
   const previous = o.contract;
@@ -109,14 +116,25 @@ export async function rollout(s: DeploySession, o: RolloutOptions): Promise<Roll
   });
   if (granted.signed.length)
     o.say(`signed the tunnel grant of ${granted.signed.join(', ')} for node ${s.node.node}`);
+  const certificates = checkGatewayCertificates(granted.file, {
+    view: s.client.follower.view,
+    now: Date.now(),
+  });
+  for (const c of certificates)
+    o.say(
+      `${c.workload}: the certificate is the one name ${c.name} pins (${c.sha256.slice(0, 16)}…)`,
+    );
   const { unsigned, copy } = buildDeployment(granted.file, {
     twin: s.twin,
     node: s.node.node,
     nodeKey: s.node.encryptionKey,
     version,
   });
-  const sealedSecrets = Object.values(copy.secrets).reduce((n, m) => n + Object.keys(m).length, 0);
-  if (sealedSecrets > 0) o.say(`sealed ${sealedSecrets} secret(s) to node ${s.node.node}'s key`);
+  const sealed = Object.values(copy.secrets).flatMap((m) => Object.keys(m));
+  const keys = sealed.filter((k) => k === TLS_KEY_ENTRY).length;
+  const secrets = sealed.length - keys;
+  if (secrets > 0) o.say(`sealed ${secrets} secret(s) to node ${s.node.node}'s key`);
+  if (keys > 0) o.say(`sealed ${keys} TLS key(s) to node ${s.node.node}'s key`);
   const networks = contractNetworks(o.file.workloads);
   const terms = {
     deploymentHash: deploymentHash(unsigned),

@@ -1,9 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import { fail } from '../core/assert.ts';
 import { fromHex } from '../core/hex.ts';
 import { verify } from '../core/signing.ts';
 import { SIGNING_TAGS } from '../core/signing-tags.ts';
 import type { Projection } from '../ledger/index.ts';
 import { type Deployment, deploymentHash, signedPayload } from './deployment-document.ts';
+import { checkSealedFor, tlsKeyContext } from './secret-seal.ts';
 import { checkWorkloadSpec, isWorkloadKind } from './workload-kinds.ts';
 
 /*
@@ -161,5 +163,37 @@ export function checkDeployment(doc: Deployment, ctx: CheckContext): string {
           : `gateway workload ${w.name} forwards to workload ${target}, a ${kind}; a gateway forwards to a container's port`,
       );
   }
+  // 6d. A gateway workload's certificate chain parses, and its key was sealed to this node
+  //     for this workload, twin and name (read from the seal's header, with the node's
+  //     public key from its own view). The key itself is opened only at apply.
+  const nodeKey = view.twin(view.node(ctx.node)?.twin ?? 0)?.encryptionKey;
+  for (const w of doc.workloads) {
+    const tls = w.kind === 'gateway' ? (w.spec['tls'] as GatewayTls | undefined) : undefined;
+    if (!tls) continue;
+    checkChain(w.name, tls.cert);
+    if (nodeKey)
+      checkSealedFor(tls.key, nodeKey, tlsKeyContext(doc.twin, w.name, String(w.spec['name'])));
+  }
   return hash;
+}
+
+interface GatewayTls {
+  cert: string;
+  key: string;
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+
+function checkChain(workload: string, pem: string): void {
+  for (const [i, block] of (pem.match(PEM_BLOCK) ?? []).entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      fail(
+        'DEPLOYMENT_GATEWAY_TLS_INVALID',
+        `gateway workload ${workload}: certificate ${i + 1} of its tls.cert chain does not parse (${(err as Error).message}): give the PEM chain of the certificate the name pins, leaf first`,
+        err,
+      );
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/assert.ts';
@@ -12,6 +12,7 @@ import type { Workload } from './deployment-document.ts';
 import type { RuntimeStatus, WorkloadRuntime } from './deployment-engine.ts';
 import { NetnsForwarder, processStart } from './netns-forwarder.ts';
 import { UID_RANGE } from './oci-spec.ts';
+import { openSecret, tlsKeyContext } from './secret-seal.ts';
 
 /*
  * The `gateway` runtime (docs/node-gateway.md): a port of a container of the same
@@ -21,6 +22,12 @@ import { UID_RANGE } from './oci-spec.ts';
  * on a unix socket under `<data>/gateways/<id>/`, and the tunnel's streams go there. A
  * monitor starts the forwarder again when it dies or the container's init changes (the
  * container was started again); the tunnel itself keeps its socket path and runs on.
+ *
+ * A name served over TLS in http mode (docs/node-gateway.md, "The owner's certificate"):
+ * the spec carries the certificate chain and the private key sealed to this node. The key
+ * is opened at apply, kept in this process's memory only and handed to the tunnel client,
+ * which presents it to the gateway as `vdc tunnel --tls-cert --tls-key` does. It is never
+ * written, logged or shown: the stored deployment holds the sealed value only.
  */
 
 /** What the runtime needs of the container runtime (container-runtime.ts `netns`). */
@@ -31,6 +38,8 @@ export interface ContainerNetns {
 /** The node's own ledger facts, known once the agent has registered or resumed. */
 export interface NodeLedgerLink {
   view: () => Projection;
+  /** brings the view to the ledger's newest head (a gateway re-keyed a moment ago) */
+  sync?: () => Promise<unknown>;
   ledger: string;
   node: number;
 }
@@ -54,6 +63,16 @@ interface GatewaySpec {
   workload: string;
   port: number;
   grant: string;
+  /** the certificate chain (PEM) and the private key sealed to this node */
+  tls?: { cert: string; key: string };
+}
+
+/** The opened certificate: in memory only, for the tunnel client. */
+interface OpenedTls {
+  cert: string;
+  key: string;
+  /** the leaf's SHA-256 (what the name pins), for statuses and lag checks */
+  sha256: string;
 }
 
 type TunnelState = 'connecting' | 'open' | 'retrying' | 'refused';
@@ -63,6 +82,7 @@ interface Entry {
   contract: number;
   spec: GatewaySpec;
   specHash: string;
+  tls: OpenedTls | undefined;
   dir: string;
   tunnel?: RunningTunnel;
   tunnelState: TunnelState;
@@ -138,10 +158,11 @@ export class GatewayRuntime implements WorkloadRuntime {
    * Starts (or keeps) the forwarder and the tunnel of a gateway workload; waits for the
    * tunnel's first outcome.
    * @throws VdcError GATEWAY_WORKLOAD_UNAVAILABLE, GATEWAY_WORKLOAD_NOT_RUNNING,
-   *   GATEWAY_FORWARDER_FAILED, or the gateway's refusal (TUNNEL_GRANT_INVALID,
-   *   TUNNEL_NODE_NOT_LISTED, TUNNEL_NAME_UNKNOWN, TUNNEL_PIN_MISMATCH, ...)
+   *   GATEWAY_FORWARDER_FAILED, SECRET_SEALED_FOR_OTHER_NODE (and the other SECRET_* codes
+   *   of a TLS key that does not open), or the gateway's refusal (TUNNEL_GRANT_INVALID,
+   *   TUNNEL_NODE_NOT_LISTED, TUNNEL_NAME_UNKNOWN, TUNNEL_PIN_MISMATCH, TUNNEL_CERT_*, ...)
    */
-  apply(contract: number, w: Workload): Promise<void> {
+  apply(contract: number, w: Workload, owner: { twin: number }): Promise<void> {
     const id = this.#id(contract, w.name);
     return this.#serial(id, async () => {
       const link = this.#link;
@@ -157,12 +178,16 @@ export class GatewayRuntime implements WorkloadRuntime {
         await this.#ensureForwarder(current);
         return;
       }
+      // Opened before anything changes: a key that does not open (sealed to another node,
+      // moved, altered) refuses the workload with its SECRET_* code and leaves all as it was.
+      const tls = spec.tls ? this.#openTls(w.name, spec, owner.twin) : undefined;
       if (current) await this.#teardown(current);
       const entry: Entry = {
         id,
         contract,
         spec,
         specHash,
+        tls,
         dir: join(this.#dir, id),
         tunnelState: 'connecting',
         tunnelNote: '',
@@ -184,6 +209,18 @@ export class GatewayRuntime implements WorkloadRuntime {
         throw asVdcError(err);
       }
     });
+  }
+
+  /** Opens the sealed TLS key with the node's key, in memory. @throws VdcError SECRET_* */
+  #openTls(workload: string, spec: GatewaySpec, twin: number): OpenedTls {
+    const { cert, key: sealed } = spec.tls!;
+    const opened = openSecret(sealed, this.#o.identity, tlsKeyContext(twin, workload, spec.name));
+    const key = opened.toString('utf8');
+    opened.fill(0);
+    // The leaf is the first PEM block; the node's checks (6d) made sure it parses.
+    const leaf = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(cert)?.[0] ?? '';
+    const sha256 = createHash('sha256').update(new X509Certificate(leaf).raw).digest('hex');
+    return { cert, key, sha256 };
   }
 
   /** Enters the forwarder into the container's network, unless it already runs there. */
@@ -244,12 +281,14 @@ export class GatewayRuntime implements WorkloadRuntime {
   #startTunnel(e: Entry, link: NodeLedgerLink): void {
     const tunnel = startTunnel({
       view: link.view,
+      ...(link.sync ? { sync: link.sync } : {}),
       ledger: link.ledger,
       identity: this.#o.identity,
       name: e.spec.name,
       gateway: e.spec.gateway,
       node: link.node,
       grant: e.spec.grant,
+      ...(e.tls ? { tls: { cert: e.tls.cert, key: e.tls.key } } : {}),
       to: { path: join(e.dir, 'socket') },
       ...(this.#o.maxBackoffMs ? { maxBackoffMs: this.#o.maxBackoffMs } : {}),
       onEvent: (event, fields) => {
@@ -307,11 +346,27 @@ export class GatewayRuntime implements WorkloadRuntime {
     );
   }
 
-  /** Whether the node's own view contradicts the gateway's refusal: the gateway is behind. */
+  /**
+   * Whether the node's own view contradicts the gateway's refusal: the gateway is behind. A
+   * certificate rotation (a new pin, then a deployment update with the new certificate)
+   * meets this when the gateway has not followed the new pin yet.
+   */
   #lagging(e: Entry, link: NodeLedgerLink, code: string): boolean {
-    if (code !== 'TUNNEL_NAME_UNKNOWN' && code !== 'TUNNEL_NODE_NOT_LISTED') return false;
     const name = link.view().name(e.spec.name);
-    return name?.gateway === e.spec.gateway && name.nodes.includes(link.node);
+    if (!name || name.gateway !== e.spec.gateway || !name.nodes.includes(link.node)) return false;
+    const pin = name.rules.tlsCertSha256;
+    switch (code) {
+      case 'TUNNEL_NAME_UNKNOWN':
+      case 'TUNNEL_NODE_NOT_LISTED':
+        return true;
+      case 'TUNNEL_CERT_NOT_PINNED':
+      case 'TUNNEL_CERT_NOT_HTTP':
+        return e.tls !== undefined && name.mode === 'http' && pin === e.tls.sha256;
+      case 'TUNNEL_CERT_REQUIRED':
+        return e.tls === undefined && pin === undefined;
+      default:
+        return false;
+    }
   }
 
   async #teardown(e: Entry): Promise<void> {
@@ -342,7 +397,7 @@ export class GatewayRuntime implements WorkloadRuntime {
   status(contract: number, name: string): RuntimeStatus | undefined {
     const e = this.#entries.get(this.#id(contract, name));
     if (!e) return undefined;
-    const where = `${e.spec.name} through gateway ${e.spec.gateway} to ${e.spec.workload}:${e.spec.port}`;
+    const where = `${e.spec.name} through gateway ${e.spec.gateway} to ${e.spec.workload}:${e.spec.port}${e.tls ? ` over TLS with certificate ${e.tls.sha256.slice(0, 16)}…` : ''}`;
     if (e.tunnelState === 'refused')
       return {
         state: 'failed',

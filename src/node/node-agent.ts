@@ -116,6 +116,15 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const { node, registered } = await registerOrResume(client, o);
   const log = (o.logger ?? jsonLogger(undefined, { program: 'node' })).child({ node: node.id });
   const started = clock.now();
+  // Bounded: a slow ledger must not hold a deployment past the sender's request timeout, nor
+  // a tunnel handshake past the gateway's.
+  const boundedSync = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SYNC_BEFORE_CHECK_MS);
+    });
+    await Promise.race([follower.sync(), late]).finally(() => clearTimeout(timer));
+  };
   const engine = new DeploymentEngine({
     store: new DeploymentStore(join(o.data, 'deployments')),
     view: () => follower.view,
@@ -123,20 +132,14 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     node: node.id,
     clock,
     logger: log,
-    // Bounded: a slow ledger must not hold a deployment past the sender's request timeout.
-    sync: async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, SYNC_BEFORE_CHECK_MS);
-      });
-      await Promise.race([follower.sync(), late]).finally(() => clearTimeout(timer));
-    },
+    sync: boundedSync,
     ...(o.runtimes ? { runtimes: o.runtimes } : {}),
     memory: () => readMemory().total,
   });
   // The gateway runtime opens tunnels as this node, on this node's verified view.
   attachLedger(o.runtimes ?? {}, {
     view: () => follower.view,
+    sync: boundedSync,
     ledger: follower.ledger,
     node: node.id,
   });

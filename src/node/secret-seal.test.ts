@@ -5,11 +5,13 @@ import { VdcError } from '../core/errors.ts';
 import { toHex } from '../core/hex.ts';
 import { Identity } from '../identity/index.ts';
 import {
+  checkSealedFor,
   MAX_SECRET_BYTES,
   openSecret,
   openWorkloadSecrets,
   sealSecret,
   sealWorkloadSecrets,
+  tlsKeyContext,
 } from './secret-seal.ts';
 import { checkWorkloadSpec } from './workload-kinds.ts';
 
@@ -84,6 +86,49 @@ describe('secret sealed to a node', () => {
       { ...ctx, twin: 8 },
     ])
       assert.throws(() => openSecret(sealed, node, moved), code('SECRET_SEALED_FOR_OTHER_USE'));
+  });
+
+  test('a gateway TLS key opens only as that workload’s key for that name, never as a secret', () => {
+    const key = tlsKeyContext(7, 'web-gw', 'shop');
+    const sealed = sealSecret('-----BEGIN PRIVATE KEY-----', nodeKey, key);
+    assert.equal(openSecret(sealed, node, key).toString(), '-----BEGIN PRIVATE KEY-----');
+    assert.throws(() => openSecret(sealed, other, key), code('SECRET_SEALED_FOR_OTHER_NODE'));
+    for (const moved of [
+      { ...key, name: 'shop-2' },
+      { ...key, workload: 'other-gw' },
+      { ...key, twin: 8 },
+      { ...key, use: 'container-secret' as const },
+      { twin: 7, workload: 'web-gw', name: 'shop' },
+    ])
+      assert.throws(() => openSecret(sealed, node, moved), code('SECRET_SEALED_FOR_OTHER_USE'));
+    // and a container's secret is no TLS key, even under the same names
+    const secret = sealSecret('s', nodeKey, { twin: 7, workload: 'web', name: 'shop' });
+    assert.throws(
+      () => openSecret(secret, node, tlsKeyContext(7, 'web', 'shop')),
+      code('SECRET_SEALED_FOR_OTHER_USE'),
+    );
+    // the default use is the first version's context: explicit or left out, the same value
+    const plain = sealSecret('s', nodeKey, ctx);
+    assert.equal(openSecret(plain, node, { ...ctx, use: 'container-secret' }).toString(), 's');
+  });
+
+  test('the header alone tells another node or use apart, with the node’s public key only', () => {
+    const key = tlsKeyContext(7, 'web-gw', 'shop');
+    const sealed = sealSecret('k', nodeKey, key);
+    assert.equal(checkSealedFor(sealed, nodeKey, key).length, Buffer.from(sealed, 'base64').length);
+    const otherKey = toHex(other.encryptionPublicKey);
+    assert.throws(
+      () => checkSealedFor(sealed, otherKey, key),
+      code('SECRET_SEALED_FOR_OTHER_NODE'),
+    );
+    assert.throws(
+      () => checkSealedFor(sealed, nodeKey, { ...key, name: 'other' }),
+      code('SECRET_SEALED_FOR_OTHER_USE'),
+    );
+    assert.throws(() => checkSealedFor('AAAA', nodeKey, key), code('SECRET_SEAL_MALFORMED'));
+    // an altered ciphertext passes the header check: only opening refuses it
+    assert.ok(checkSealedFor(flip(sealed, 60), nodeKey, key));
+    assert.throws(() => openSecret(flip(sealed, 60), node, key), code('SECRET_SEAL_TAMPERED'));
   });
 
   test('a changed byte anywhere in the ciphertext, tag or ephemeral key is refused', () => {

@@ -25,6 +25,14 @@ import { MAX_ID } from './deployment-document.ts';
  * The contract id is not bound: the contract carries the hash of the document that holds
  * the sealed values, so they are made before the contract exists.
  *
+ * Uses: a container's secret (the default, `use` absent) or the private key of the TLS
+ * certificate a `gateway` workload presents for its name (`use: "gateway-tls-key"`, the
+ * context's `name` then being the DNS name it serves; docs/node-gateway.md). A use other
+ * than the default is part of the bound context, so a value sealed for one use never opens
+ * as the other: a TLS key cannot be moved into a container's environment, nor a secret
+ * presented as a key. The default's context bytes are those of the first version, so
+ * values sealed before uses existed still open.
+ *
  * Format (then base64):
  *   0      1   version, 0x01
  *   1      8   first 8 bytes of SHA-256(node X25519 public key)      (tells "other node" apart)
@@ -48,7 +56,12 @@ const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const WORKLOAD = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** A DNS label: the name a gateway workload serves. */
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** What a sealed value is: a container's secret (the default) or a gateway workload's TLS key. */
+export type SecretUse = 'container-secret' | 'gateway-tls-key';
 
 /** What a sealed value is for. */
 export interface SecretContext {
@@ -56,8 +69,15 @@ export interface SecretContext {
   twin: number;
   /** the workload's name in the deployment */
   workload: string;
-  /** the secret's NAME in the workload's `secrets` */
+  /** the secret's NAME in the workload's `secrets`; for a TLS key, the name served */
   name: string;
+  /** default `container-secret` */
+  use?: SecretUse;
+}
+
+/** The context of a gateway workload's TLS key: `name` is the DNS name it serves. */
+export function tlsKeyContext(twin: number, workload: string, name: string): SecretContext {
+  return { twin, workload, name, use: 'gateway-tls-key' };
 }
 
 /** The node side: its X25519 key pair (a node's Identity). */
@@ -66,24 +86,33 @@ export type SecretOpener = Pick<Identity, 'encryptionKey' | 'encryptionPublicKey
 function checkContext(c: SecretContext): void {
   assertInteger(c.twin, 'secret context.twin', 1, MAX_ID);
   assertString(c.workload, 'secret context.workload', { pattern: WORKLOAD });
-  assertString(c.name, 'secret context.name', { pattern: SECRET_NAME });
+  if (c.use !== undefined && c.use !== 'container-secret' && c.use !== 'gateway-tls-key')
+    fail('INPUT_INVALID', `'secret context.use' is not a known use: ${JSON.stringify(c.use)}`);
+  const tls = c.use === 'gateway-tls-key';
+  assertString(c.name, 'secret context.name', { pattern: tls ? DNS_LABEL : SECRET_NAME });
+}
+
+/** The bound fields: a non-default use is one of them; the default's bytes stay version 1's. */
+function bound(c: SecretContext): { twin: number; workload: string; name: string; use?: string } {
+  const base = { twin: c.twin, workload: c.workload, name: c.name };
+  return c.use === undefined || c.use === 'container-secret' ? base : { ...base, use: c.use };
+}
+
+function describe(c: SecretContext): string {
+  return c.use === 'gateway-tls-key'
+    ? `the TLS key of gateway workload ${c.workload} (name ${c.name})`
+    : `secret ${c.name} of workload ${c.workload}`;
 }
 
 const short = (data: Uint8Array): Buffer =>
   createHash('sha256').update(data).digest().subarray(0, 8);
 
 function contextId(c: SecretContext): Buffer {
-  return short(canonicalBytes({ twin: c.twin, workload: c.workload, name: c.name }));
+  return short(canonicalBytes(bound(c)));
 }
 
 function associatedData(header: Buffer, nodeKey: Buffer, c: SecretContext): Buffer {
-  const context = {
-    v: SECRET_SEAL_VERSION,
-    node: toHex(nodeKey),
-    twin: c.twin,
-    workload: c.workload,
-    name: c.name,
-  };
+  const context = { v: SECRET_SEAL_VERSION, node: toHex(nodeKey), ...bound(c) };
   return Buffer.concat([header, canonicalBytes(context)]);
 }
 
@@ -137,7 +166,7 @@ export function sealSecret(
   if (data.length > MAX_SECRET_BYTES)
     fail(
       'SECRET_TOO_LARGE',
-      `secret ${context.name} of workload ${context.workload} is ${data.length} bytes; at most ${MAX_SECRET_BYTES}: keep large data in storage and put its key here`,
+      `${describe(context)} is ${data.length} bytes; at most ${MAX_SECRET_BYTES}: keep large data in storage and put its key here`,
     );
   const nodeKey = nodeKeyBytes(nodeEncryptionKey);
   const eph = generateKeyPairSync('x25519');
@@ -164,14 +193,21 @@ export function sealSecret(
 }
 
 /**
- * Opens a sealed secret with the node's key, for the use it was sealed for.
- * @throws VdcError SECRET_SEAL_MALFORMED (not base64, truncated or extended),
- *   SECRET_SEAL_VERSION_UNKNOWN, SECRET_SEALED_FOR_OTHER_NODE, SECRET_SEALED_FOR_OTHER_USE
- *   (another twin, workload or name), SECRET_SEAL_TAMPERED (any byte altered)
+ * Reads a sealed value's header and tells whether it was sealed to this node key for this
+ * use, without opening it: what a node can check before anything changes (its deployment
+ * checks hold its public key, not its private one). Only the AEAD, in openSecret, proves
+ * the value was not altered.
+ * @throws VdcError SECRET_SEAL_MALFORMED, SECRET_SEAL_VERSION_UNKNOWN,
+ *   SECRET_SEALED_FOR_OTHER_NODE, SECRET_SEALED_FOR_OTHER_USE
+ * @returns the decoded bytes
  */
-export function openSecret(sealed: string, node: SecretOpener, context: SecretContext): Buffer {
+export function checkSealedFor(
+  sealed: string,
+  nodeEncryptionKey: string | Uint8Array,
+  context: SecretContext,
+): Buffer {
   checkContext(context);
-  const what = `secret ${context.name} of workload ${context.workload}`;
+  const what = describe(context);
   if (typeof sealed !== 'string' || !BASE64.test(sealed))
     fail('SECRET_SEAL_MALFORMED', `${what} is not base64: it must be a value sealed to the node`);
   const bytes = Buffer.from(sealed, 'base64');
@@ -185,8 +221,7 @@ export function openSecret(sealed: string, node: SecretOpener, context: SecretCo
       'SECRET_SEAL_VERSION_UNKNOWN',
       `${what} is sealed in format version ${bytes[0]}; this node opens version ${SECRET_SEAL_VERSION}`,
     );
-  const nodeKey = node.encryptionPublicKey;
-  if (!bytes.subarray(1, 9).equals(short(nodeKey)))
+  if (!bytes.subarray(1, 9).equals(short(nodeKeyBytes(nodeEncryptionKey))))
     fail(
       'SECRET_SEALED_FOR_OTHER_NODE',
       `${what} was sealed to another node's key: seal it to this node's encryption key (vdc deploy does)`,
@@ -194,7 +229,7 @@ export function openSecret(sealed: string, node: SecretOpener, context: SecretCo
   if (!bytes.subarray(9, 17).equals(contextId(context)))
     fail(
       'SECRET_SEALED_FOR_OTHER_USE',
-      `${what} was sealed for another secret, workload or twin: a sealed value cannot be moved`,
+      `${what} was sealed for another secret, workload, twin or use: a sealed value cannot be moved`,
     );
   const length = bytes.readUInt32BE(17);
   if (bytes.length !== HEADER_BYTES + length + TAG_BYTES)
@@ -202,6 +237,19 @@ export function openSecret(sealed: string, node: SecretOpener, context: SecretCo
       'SECRET_SEAL_MALFORMED',
       `${what} holds ${bytes.length - HEADER_BYTES - TAG_BYTES} ciphertext bytes but was sealed with ${length}: it was truncated or extended`,
     );
+  return bytes;
+}
+
+/**
+ * Opens a sealed secret with the node's key, for the use it was sealed for.
+ * @throws VdcError SECRET_SEAL_MALFORMED (not base64, truncated or extended),
+ *   SECRET_SEAL_VERSION_UNKNOWN, SECRET_SEALED_FOR_OTHER_NODE, SECRET_SEALED_FOR_OTHER_USE
+ *   (another twin, workload, name or use), SECRET_SEAL_TAMPERED (any byte altered)
+ */
+export function openSecret(sealed: string, node: SecretOpener, context: SecretContext): Buffer {
+  const bytes = checkSealedFor(sealed, node.encryptionPublicKey, context);
+  const what = describe(context);
+  const nodeKey = node.encryptionPublicKey;
   const header = bytes.subarray(0, HEADER_BYTES);
   const ephemeral = bytes.subarray(21, HEADER_BYTES);
   const tampered = (): never =>

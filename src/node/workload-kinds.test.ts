@@ -23,6 +23,10 @@ const valid: Record<string, Record<string, unknown>> = {
   gateway: { name: 'shop', gateway: 1, workload: 'web', port: 8080, grant: 'cd'.repeat(64) },
 };
 
+/** Shape only: the schema does not parse certificates (the node's check 6d does). */
+const PEM = '-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n';
+const tls = { cert: PEM + PEM, key: 'c2VhbGVk' };
+
 const check = (kind: string, spec: Record<string, unknown>) =>
   checkWorkloadSpec({ name: 'w', kind: kind as 'zdb', spec: spec as Spec });
 
@@ -35,6 +39,7 @@ describe('workload kinds', () => {
 
   test('a valid spec of each kind passes', () => {
     for (const [kind, spec] of Object.entries(valid)) check(kind, spec);
+    check('gateway', { ...valid['gateway'], tls });
   });
 
   test('refuses specs out of their schema, naming the field', () => {
@@ -61,6 +66,17 @@ describe('workload kinds', () => {
       ['network', { network: 'Bad_Name' }, /network/],
       ['gateway', { ...valid['gateway'], port: 0 }, /port/],
       ['gateway', { ...valid['gateway'], grant: 'zz' }, /grant/],
+      ['gateway', { ...valid['gateway'], tls: { cert: PEM } }, /missing field 'key'|key/],
+      ['gateway', { ...valid['gateway'], tls: { ...tls, chain: PEM } }, /unknown field 'chain'/],
+      ['gateway', { ...valid['gateway'], tls: { ...tls, cert: 'nope' } }, /tls\.cert.*PEM/],
+      ['gateway', { ...valid['gateway'], tls: { ...tls, cert: `${PEM}junk` } }, /tls\.cert.*PEM/],
+      ['gateway', { ...valid['gateway'], tls: { ...tls, cert: PEM.repeat(9) } }, /1\.\.8/],
+      ['gateway', { ...valid['gateway'], tls: { ...tls, cert: PEM.repeat(2000) } }, /tls\.cert/],
+      [
+        'gateway',
+        { ...valid['gateway'], tls: { ...tls, key: '-----BEGIN PRIVATE KEY-----' } },
+        /tls\.key.*sealed/,
+      ],
     ];
     for (const [kind, spec, message] of bad)
       assert.throws(

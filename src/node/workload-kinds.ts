@@ -22,6 +22,14 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const WORKLOAD = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** A PEM certificate block, and the whole chain: 1..8 of them, nothing else but whitespace. */
+const PEM_CERT = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+/** The gateway's own bound on a tunnel's chain (src/gateway/tunnel-tls.ts). */
+export const MAX_TLS_CHAIN = 8;
+/** Characters of a gateway workload's certificate chain (PEM). */
+export const MAX_TLS_CERT_CHARS = 32_768;
+/** Characters of its sealed key (base64 of a key of up to 16 KiB, sealed). */
+const MAX_TLS_KEY_CHARS = 32_768;
 
 export const WORKLOAD_KINDS = ['container', 'zdb', 'network', 'gateway'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
@@ -121,14 +129,39 @@ function network(s: Spec, label: string): void {
   assertString(s['network'], `${label}.network`, { pattern: NETWORK }, CODE);
 }
 
+/**
+ * A gateway workload's certificate for http mode over TLS (docs/node-gateway.md): the
+ * chain in PEM, public; the private key sealed to the node (secret-seal.ts, use
+ * `gateway-tls-key`), opened only in memory when the tunnel starts.
+ */
+function gatewayTls(t: unknown, label: string): void {
+  assertObject(t, label, CODE);
+  assertExactKeys(t, label, ['cert', 'key'], [], CODE);
+  assertString(t['cert'], `${label}.cert`, { min: 1, max: MAX_TLS_CERT_CHARS }, CODE);
+  const blocks = t['cert'].match(PEM_CERT) ?? [];
+  if (
+    blocks.length < 1 ||
+    blocks.length > MAX_TLS_CHAIN ||
+    t['cert'].replace(PEM_CERT, '').trim() !== ''
+  )
+    fail(
+      CODE,
+      `'${label}.cert' must be 1..${MAX_TLS_CHAIN} PEM certificates (leaf first) and nothing else`,
+    );
+  assertString(t['key'], `${label}.key`, { min: 4, max: MAX_TLS_KEY_CHARS }, CODE);
+  if (!BASE64.test(t['key']))
+    fail(CODE, `'${label}.key' must be base64 (the private key sealed to the node)`);
+}
+
 /** `gateway`: a tunnel from a workload's port to a gateway name, under the owner's grant. */
 function gateway(s: Spec, label: string): void {
-  assertExactKeys(s, label, ['name', 'gateway', 'workload', 'port', 'grant'], [], CODE);
+  assertExactKeys(s, label, ['name', 'gateway', 'workload', 'port', 'grant'], ['tls'], CODE);
   assertString(s['name'], `${label}.name`, { pattern: LABEL }, CODE);
   assertInteger(s['gateway'], `${label}.gateway`, 1, MAX_ID, CODE);
   assertString(s['workload'], `${label}.workload`, { pattern: WORKLOAD }, CODE);
   assertInteger(s['port'], `${label}.port`, 1, 65_535, CODE);
   fromHex(s['grant'], `${label}.grant (vdc/grant/v1 signature)`, 64, CODE);
+  if (s['tls'] !== undefined) gatewayTls(s['tls'], `${label}.tls`);
 }
 
 const SCHEMAS: Record<WorkloadKind, (s: Spec, label: string) => void> = {

@@ -11,113 +11,35 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ErrorCode } from '../../src/core/error-codes.ts';
 import { VdcError } from '../../src/core/errors.ts';
-import { signTunnelGrant } from '../../src/gateway/index.ts';
-import { nodeRuntimes, type Workload } from '../../src/node/index.ts';
-import { buildBusyboxImage } from '../support/busybox-image.ts';
-import { destroyContainers } from '../support/container-grid.ts';
-import { tempDir } from '../support/ledger-fixture.ts';
+import type { Workload } from '../../src/node/index.ts';
 import {
   call,
   contractAndDeployment,
   type NodeGrid,
   nodeState,
-  quiet,
   startNodeGrid,
   waitFor,
 } from '../support/node-fixture.ts';
 import {
   curlName,
   type GridGateway,
+  NODE_PAGE,
+  NODE_RULES,
   pidsWith,
-  startTestGateway,
+  startNodeGatewayGrid,
 } from '../support/node-gateway-grid.ts';
 import { deploymentRefused, entries, nodeFootprint } from '../support/node-refusal.ts';
 import { requireCommand, requireRoot } from '../support/requirements.ts';
 
 type T = import('node:test').TestContext;
-const PAGE = 'inside the container';
-/**
- * A short request deadline: the gateway's timer for a request it answers 502 (no backend)
- * is not cleared and would hold the test's process for the default 300 s.
- */
-const RULES = { timeouts: { requestMs: 10_000 } };
-
-async function gatewayGrid(t: T) {
-  const dir = tempDir(t, 'vdc-p4-images-');
-  const image = buildBusyboxImage(dir);
-  const tarball = readFileSync(image.path);
-  const server = createServer((req, res) => {
-    if (req.url === '/busybox') res.end(tarball);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/busybox`;
-  let crunRoot = '';
-  t.after(() => crunRoot && destroyContainers(crunRoot));
-  const grid = await startNodeGrid(t);
-  crunRoot = join(grid.nodeData, 'crun');
-  const gw = await startTestGateway(t, {
-    host: '127.0.0.1',
-    ledgerUrl: grid.ledger.url,
-    operator: grid.farmer,
-    farm: grid.farm,
-  });
-  // The same node again, now with the runtimes of `vdc node serve`.
-  await grid.agent.close();
-  const start = async () => {
-    const runtimes = nodeRuntimes({
-      data: grid.nodeData,
-      identity: grid.nodeIdentity,
-      logger: quiet,
-    });
-    assert.ok(runtimes.gateway, 'the gateway runtime is offered on this host');
-    return grid.startAgent({ runtimes });
-  };
-  await start();
-  const node = grid.agent.node;
-  const register = async (name: string, nodes: number[]) => {
-    await grid.user.client.submit(grid.user.identity, 'name.register', {
-      name,
-      gateway: gw.id,
-      mode: 'http',
-      rules: RULES,
-      nodes,
-    });
-    await gw.sync();
-  };
-  const web: Workload = {
-    name: 'web',
-    kind: 'container',
-    spec: {
-      image: { url, sha256: image.sha256 },
-      resources: { cpu: 100, memory: 32 * 2 ** 20 },
-      entrypoint: [
-        '/bin/sh',
-        '-c',
-        `echo '${PAGE}' > /etc/index.html; exec httpd -f -p 127.0.0.1:8080 -h /etc`,
-      ],
-    },
-  };
-  const grantFor = (terms: { name: string; node?: number }, by = grid.user.identity) =>
-    signTunnelGrant(by, { ledger: grid.ledgerId, gateway: gw.id, node, ...terms });
-  const gatewayWorkload = (name: string, grant: string, workload = 'web'): Workload => ({
-    name: 'web-gw',
-    kind: 'gateway',
-    spec: { name, gateway: gw.id, workload, port: 8080, grant },
-  });
-  return { grid, gw, node, register, web, grantFor, gatewayWorkload, start };
-}
+const PAGE = NODE_PAGE;
+const RULES = NODE_RULES;
+const gatewayGrid = startNodeGatewayGrid;
 
 /** Everything the node holds: deployments, crun's containers, gateway folders, forwarders. */
 function everything(grid: NodeGrid): string {

@@ -14,6 +14,14 @@ export const DEPLOY_CODES = {
   DEPLOY_NAME_NOT_YOURS: 'forbidden',
   DEPLOY_NAME_OTHER_GATEWAY: 'conflict',
   DEPLOY_NAME_NODE_NOT_LISTED: 'forbidden',
+  // a gateway workload's TLS certificate and key, checked before anything is signed
+  DEPLOY_TLS_INVALID: 'invalid',
+  DEPLOY_TLS_KEY_MISMATCH: 'invalid',
+  DEPLOY_TLS_REQUIRED: 'forbidden',
+  DEPLOY_TLS_NOT_HTTP: 'forbidden',
+  DEPLOY_TLS_NOT_PINNED: 'forbidden',
+  DEPLOY_TLS_WRONG_NAME: 'invalid',
+  DEPLOY_TLS_EXPIRED: 'expired',
   // secrets sealed to a node
   SECRET_TOO_LARGE: 'invalid',
   SECRET_SEAL_MALFORMED: 'invalid',

@@ -28,6 +28,7 @@ export const NODE_CODES = {
   DEPLOYMENT_WORKLOAD_KIND_UNKNOWN: 'invalid',
   DEPLOYMENT_WORKLOAD_INVALID: 'invalid',
   DEPLOYMENT_GATEWAY_TARGET_INVALID: 'invalid',
+  DEPLOYMENT_GATEWAY_TLS_INVALID: 'invalid',
   // the engine and its store
   DEPLOYMENT_EXISTS: 'conflict',
   DEPLOYMENT_NOT_FOUND: 'not-found',
