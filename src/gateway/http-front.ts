@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { asVdcError } from '../core/errors.ts';
+import { listenOn } from '../core/listen-on.ts';
 import type { NameRecord } from '../ledger/index.ts';
 import { relayBody } from './body-relay.ts';
 import { headerObject, requestHeaders, responseHeaders } from './forward-headers.ts';
@@ -100,7 +101,7 @@ type Verdict =
   | { record: NameRecord; ip: string; proto: 'http' | 'https' }
   | { status: number; why: string; extra?: Record<string, string> };
 
-export function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront> {
+export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront> {
   const log = opts.logger;
 
   function check(req: IncomingMessage): Verdict {
@@ -274,19 +275,15 @@ export function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront> {
     );
   });
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () =>
-      resolve({
-        server,
-        port: (server.address() as AddressInfo).port,
-        accept: (socket) => void server.emit('connection', socket),
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
+  await listenOn(server, opts, (err) => log.log('error', 'http listener', { err: err.message }));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    accept: (socket) => void server.emit('connection', socket),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
       }),
-    );
-  });
+  };
 }

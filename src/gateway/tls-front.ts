@@ -1,5 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import { listenOn } from '../core/listen-on.ts';
 import { scanClientHello } from './client-hello.ts';
 import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
 
@@ -20,7 +21,7 @@ export interface TlsFrontOptions extends FrontOptions {
   terminated?: (socket: TLSSocket) => void;
 }
 
-export function startTlsFront(
+export async function startTlsFront(
   opts: TlsFrontOptions,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
@@ -105,18 +106,16 @@ export function startTlsFront(
     };
     socket.on('data', onData);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () =>
-      resolve({
-        server,
-        port: (server.address() as AddressInfo).port,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
+  await listenOn(server, opts, (err) =>
+    opts.logger.log('error', 'tls listener', { err: err.message }),
+  );
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
       }),
-    );
-  });
+  };
 }

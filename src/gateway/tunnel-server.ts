@@ -2,6 +2,7 @@ import { connect as h2connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { asVdcError } from '../core/errors.ts';
+import { listenOn } from '../core/listen-on.ts';
 import type { Logger } from '../core/log.ts';
 import type { Projection } from '../ledger/index.ts';
 import type { BackendPool } from './backend-pool.ts';
@@ -133,10 +134,7 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  await listenOn(server, opts, (err) => log.log('error', 'tunnel listener', { err: err.message }));
   return {
     server,
     port: (server.address() as AddressInfo).port,

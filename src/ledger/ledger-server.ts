@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { VdcError } from '../core/errors.ts';
 import { parseListen } from '../core/listen-address.ts';
+import { listenOn } from '../core/listen-on.ts';
 import type { Logger } from '../core/log.ts';
 import { ledgerRouter } from './ledger-api.ts';
 import { loadOrCreateLedgerKey } from './ledger-key.ts';
@@ -56,10 +57,9 @@ export async function startLedgerServer(opts: LedgerServerOptions): Promise<Runn
   const server: Server = createServer(router.listener);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listenOn(server, { host, port }, (err) =>
+    opts.logger.log('error', 'ledger listener', { err: err.message }),
+  );
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   const heartbeat = setInterval(() => {

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
+import { listenOn } from '../core/listen-on.ts';
 import { jsonLogger, type Logger } from '../core/log.ts';
 import type { Identity } from '../identity/index.ts';
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_LIFETIME_MS } from './envelope-receiver.ts';
@@ -271,17 +272,14 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', (cause) =>
-      reject(
-        new VdcError(
-          'RELAY_LISTEN_INVALID',
-          `cannot listen on ${opts.host}:${opts.port}: ${cause.message}`,
-          { cause },
-        ),
-      ),
+  await listenOn(http, opts, (err) =>
+    log.log('error', 'relay listener', { err: err.message }),
+  ).catch((cause: Error) => {
+    throw new VdcError(
+      'RELAY_LISTEN_INVALID',
+      `cannot listen on ${opts.host}:${opts.port}: ${cause.message}`,
+      { cause },
     );
-    http.listen(opts.port, opts.host, () => resolve());
   });
   const port = (http.address() as AddressInfo).port;
   url = opts.publicUrl ?? urlOf(opts.host, port);

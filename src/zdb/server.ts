@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { fail } from '../core/assert.ts';
 import { VdcError } from '../core/errors.ts';
+import { listenOn } from '../core/listen-on.ts';
 import { jsonLogger, type Logger } from '../core/log.ts';
 import type { ServerContext, ServerStats } from './command-types.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
@@ -112,20 +113,14 @@ export async function startZdbServer(
   };
 
   const listen = (server: Server, target: { port: number; host: string } | string) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(
-          new VdcError(
-            'ZDB_LISTEN_FAILED',
-            `cannot listen on ${JSON.stringify(target)}: ${err.message}`,
-            {
-              cause: err,
-            },
-          ),
-        ),
+    listenOn(server, typeof target === 'string' ? { path: target } : target, (err) =>
+      log.log('error', 'zdb listener', { err: err.message }),
+    ).catch((cause: Error) => {
+      throw new VdcError(
+        'ZDB_LISTEN_FAILED',
+        `cannot listen on ${JSON.stringify(target)}: ${cause.message}`,
+        { cause },
       );
-      if (typeof target === 'string') server.listen(target, resolve);
-      else server.listen(target.port, target.host, resolve);
     });
 
   let port: number | undefined;

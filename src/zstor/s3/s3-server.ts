@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fail } from '../../core/assert.ts';
 import { type Clock, systemClock } from '../../core/clock.ts';
 import { asVdcError } from '../../core/errors.ts';
+import { listenOn } from '../../core/listen-on.ts';
 import type { Logger } from '../../core/log.ts';
 import type { ZstorStore } from '../zstor-store.ts';
 import { Multipart } from './multipart.ts';
@@ -132,13 +133,9 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
   // hold the store's one writer slot (requestTimeout is off so long uploads may run).
   server.setTimeout(IDLE_TIMEOUT_MS);
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, { host, port: opts.port ?? 0 }, (err) =>
+    opts.logger?.log('error', 's3 listener', { err: err.message }),
+  );
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
