@@ -1,7 +1,12 @@
 import { asVdcError } from '../core/errors.ts';
 import type { BlobRef, MetadataRoot } from './metadata-root.ts';
 import { MetadataStore } from './metadata-store.ts';
-import { type ObjectManifest, parseManifest, type ShardRecord } from './object-manifest.ts';
+import {
+  chunkOrigins,
+  type ObjectManifest,
+  parseManifest,
+  type ShardRecord,
+} from './object-manifest.ts';
 import { placeChunk } from './placement.ts';
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
@@ -108,21 +113,31 @@ export function manifestGroup(name: string, version: number, ref: BlobRef): Shar
   };
 }
 
+/**
+ * The shard groups of a manifest's chunks. A spliced (format 2) manifest's chunks carry the
+ * headers and keys of the writes that sealed them (their sources), so those are what each
+ * shard is checked against: a shard whose header names the part it came from is in its
+ * right place; "stale" means another write of that same place.
+ */
 export function chunkGroups(m: ObjectManifest): ShardGroup[] {
-  return m.chunks.map((c, i) => ({
-    kind: 'chunk',
-    object: m.name,
-    version: m.version,
-    chunk: i,
-    objectId: Buffer.from(m.objectId, 'hex'),
-    headerVersion: m.version,
-    headerChunk: i,
-    flags: c.flags,
-    sealed: c.sealed,
-    data: m.data,
-    parity: m.parity,
-    shards: c.shards,
-  }));
+  const origins = chunkOrigins(m);
+  return m.chunks.map((c, i) => {
+    const o = origins[i]!;
+    return {
+      kind: 'chunk',
+      object: m.name,
+      version: m.version,
+      chunk: i,
+      objectId: o.objectId,
+      headerVersion: o.version,
+      headerChunk: o.chunk,
+      flags: c.flags,
+      sealed: c.sealed,
+      data: o.data,
+      parity: o.parity,
+      shards: c.shards,
+    };
+  });
 }
 
 /** Reads every shard of a group and says what is wrong with each bad one. */

@@ -1,6 +1,6 @@
 import { asVdcError } from '../core/errors.ts';
 import { type MaintenanceTarget, metadataStoreFor } from './check.ts';
-import { parseManifest } from './object-manifest.ts';
+import { chunkOrigins, parseManifest } from './object-manifest.ts';
 import type { ShardBackend } from './shard-backend.ts';
 import { decodeShard } from './shard-format.ts';
 import { lockKey, WriterLock } from './writer-lock.ts';
@@ -17,7 +17,8 @@ import { rootKey, shardKey, shardNameKey } from './zstor-keys.ts';
  * and neither is anything else sharing the namespace (another store, another user):
  *   - the root and every manifest it lists were read (any failure: nothing is deleted);
  *   - the key is none of the keys the metadata names (root slots, lock, manifest blobs,
- *     every shard index of every chunk of every version, on any backend);
+ *     every shard index of every chunk of every version, on any backend; a spliced
+ *     version names its chunks by the parts that wrote them, see chunkOrigins);
  *   - its value is a well-formed shard whose place (object id, version, chunk, index),
  *     keyed-hashed under our name key, gives exactly this key: proof that this store wrote
  *     it, since only the meta key's holder can compute that hash.
@@ -88,11 +89,11 @@ async function referencedKeys(t: MaintenanceTarget, nameKey: Buffer): Promise<Se
       const blobId = Buffer.from(v.manifest.id, 'hex');
       for (let i = 0; i < v.manifest.data + v.manifest.parity; i++)
         keys.add(shardKey(nameKey, blobId, 1, 0, i).toString('hex'));
+      // A spliced manifest's chunks keep their parts' shard keys: those are what it names.
       const m = parseManifest(await meta.getManifest(v.manifest));
-      const objectId = Buffer.from(m.objectId, 'hex');
-      for (let c = 0; c < m.chunks.length; c++)
-        for (let i = 0; i < m.data + m.parity; i++)
-          keys.add(shardKey(nameKey, objectId, m.version, c, i).toString('hex'));
+      for (const o of chunkOrigins(m))
+        for (let i = 0; i < o.data + o.parity; i++)
+          keys.add(shardKey(nameKey, o.objectId, o.version, o.chunk, i).toString('hex'));
     }
   return keys;
 }

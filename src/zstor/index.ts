@@ -13,7 +13,18 @@ export {
 export { FakeShardBackend } from './fake-shard-backend.ts';
 export { collectGarbage, type GcReport } from './garbage-collect.ts';
 export type { BlobRef, MetadataRoot, ObjectEntry, VersionRef } from './metadata-root.ts';
-export type { ChunkRecord, ObjectManifest, ShardRecord } from './object-manifest.ts';
+export {
+  type ChunkOrigin,
+  type ChunkRecord,
+  type ChunkSource,
+  chunkOrigins,
+  compositeSha256,
+  type ObjectManifest,
+  type PlainManifest,
+  type ShardRecord,
+  type SplicedChunkRecord,
+  type SplicedManifest,
+} from './object-manifest.ts';
 export type { ByteRange } from './object-reader.ts';
 export { checkPlacement, type PlacementRules, placeChunk } from './placement.ts';
 export { fastestKernel, MAX_DATA_SHARDS, MAX_PARITY_SHARDS, ReedSolomon } from './reed-solomon.ts';
@@ -27,6 +38,7 @@ export {
   DEFAULT_CHUNK_SIZE,
   type ObjectInfo,
   type PutOptions,
+  type SpliceOptions,
   type ZstorOptions,
   ZstorStore,
 } from './zstor-store.ts';

@@ -1,7 +1,12 @@
 import { assertInteger, fail } from '../core/assert.ts';
 import { asVdcError } from '../core/errors.ts';
 import { openChunk } from './chunk-seal.ts';
-import type { ChunkRecord, ObjectManifest } from './object-manifest.ts';
+import {
+  type ChunkOrigin,
+  type ChunkRecord,
+  chunkOrigins,
+  type ObjectManifest,
+} from './object-manifest.ts';
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
 import { decodeShardParts } from './shard-format.ts';
@@ -14,8 +19,9 @@ import { objectKey, shardKey, versionKey } from './zstor-keys.ts';
  * is absent, its own SHA-256 fails, its hash differs from the manifest's or its header
  * names another place. The next `prefetch` chunks are fetched while the current one is
  * opened, so memory holds prefetch + 1 chunks' data shards.
- * Integrity of the contents rests on AES-GCM per chunk (key bound to object and version,
- * nonce to the chunk index) and on the authenticated manifest fixing the chunk count and
+ * Integrity of the contents rests on AES-GCM per chunk (key bound to the object and
+ * version that sealed the chunk, nonce to its index there: for a spliced, format-2
+ * manifest those are its part's, see object-manifest.ts) and on the authenticated manifest fixing the chunk count and
  * sizes; the whole-object SHA-256 in the manifest is for users (and S3 checksums), not
  * re-computed here, which saves a pass over the data.
  */
@@ -96,15 +102,31 @@ export async function* readObject(
       : chunksOfRange(manifest, range);
   let remaining = range === undefined ? Number.POSITIVE_INFINITY : range.length;
   let skip = span.skip;
-  const rs = new ReedSolomon(manifest.data, manifest.parity);
-  const objectId = Buffer.from(manifest.objectId, 'hex');
-  const key = versionKey(
-    objectKey(source.dataKey, objectId),
-    manifest.version,
-    Buffer.from(manifest.versionSalt, 'hex'),
-  );
+  // Each chunk is opened with the key and nonce of the write that sealed it (format 2:
+  // another write's, see object-manifest.ts); keys and codes are made once per write.
+  const origins = chunkOrigins(manifest);
+  const keys = new Map<string, Buffer>();
+  const keyOf = (o: ChunkOrigin) => {
+    const id = `${o.objectId.toString('hex')}/${o.version}`;
+    let key = keys.get(id);
+    if (key === undefined) {
+      key = versionKey(objectKey(source.dataKey, o.objectId), o.version, o.versionSalt);
+      keys.set(id, key);
+    }
+    return key;
+  };
+  const codes = new Map<string, ReedSolomon>();
+  const codeOf = (o: ChunkOrigin) => {
+    const id = `${o.data}+${o.parity}`;
+    let rs = codes.get(id);
+    if (rs === undefined) {
+      rs = new ReedSolomon(o.data, o.parity);
+      codes.set(id, rs);
+    }
+    return rs;
+  };
   const fetch = (i: number) => {
-    const p = fetchChunk(source, manifest, objectId, i, rs);
+    const p = fetchChunk(source, manifest, origins[i]!, i, codeOf(origins[i]!));
     p.catch(() => {}); // awaited below; this only stops an early "unhandled rejection"
     return p;
   };
@@ -117,10 +139,11 @@ export async function* readObject(
     while (requested < count && requested <= i + ahead) queue.push(fetch(requested++));
     const fetched = await queue.shift()!;
     const record = manifest.chunks[i]!;
+    const origin = origins[i]!;
     if (fetched.problems.length > 0) source.onDegraded?.(i, fetched.problems);
     const pieces = await openChunk(
-      key,
-      { objectId, version: manifest.version, chunk: i },
+      keyOf(origin),
+      { objectId: origin.objectId, version: origin.version, chunk: origin.chunk },
       fetched.shards,
       record.sealed,
       record.flags,
@@ -144,10 +167,11 @@ export async function* readObject(
   }
 }
 
+/** Chunk `chunk` (its position in the object) of `manifest`, sealed at `origin`. */
 async function fetchChunk(
   source: ReadSource,
   manifest: ObjectManifest,
-  objectId: Buffer,
+  origin: ChunkOrigin,
   chunk: number,
   rs: ReedSolomon,
 ): Promise<Fetched> {
@@ -157,7 +181,7 @@ async function fetchChunk(
   const load = (indices: number[]) =>
     Promise.all(
       indices.map(async (i) => {
-        const result = await fetchShard(source, manifest, objectId, chunk, i, record);
+        const result = await fetchShard(source, origin, i, record);
         if (typeof result === 'string') problems.push(result);
         else shards[i] = result;
       }),
@@ -190,9 +214,7 @@ async function fetchChunk(
 /** The shard's payload (as the pieces it arrived in), or a sentence saying what is wrong with it. */
 async function fetchShard(
   source: ReadSource,
-  manifest: ObjectManifest,
-  objectId: Buffer,
-  chunk: number,
+  origin: ChunkOrigin,
   index: number,
   record: ChunkRecord,
 ): Promise<readonly Uint8Array[] | string> {
@@ -204,7 +226,7 @@ async function fetchShard(
     return `${label} is on backend ${expected.backend}, which is not configured`;
   const where = `${label} on ${backend.id} (node ${backend.node})`;
   try {
-    const key = shardKey(source.nameKey, objectId, manifest.version, chunk, index);
+    const key = shardKey(source.nameKey, origin.objectId, origin.version, origin.chunk, index);
     const value =
       backend.getParts !== undefined
         ? await backend.getParts(key)
@@ -214,9 +236,9 @@ async function fetchShard(
     if (shard.hash.toString('hex') !== expected.hash)
       return `${where} is not the shard the metadata recorded (stale or replaced)`;
     if (
-      !shard.objectId.equals(objectId) ||
-      shard.version !== manifest.version ||
-      shard.chunk !== chunk ||
+      !shard.objectId.equals(origin.objectId) ||
+      shard.version !== origin.version ||
+      shard.chunk !== origin.chunk ||
       shard.index !== index
     )
       return `${where} belongs to another place`;

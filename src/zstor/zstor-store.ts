@@ -3,17 +3,25 @@ import { assertInteger, assertString, fail } from '../core/assert.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { keepFreedMemory } from '../zdb/index.ts';
-import type { MetadataRoot, VersionRef } from './metadata-root.ts';
+import { MAX_SPLICE_SOURCES, spliceManifests } from './manifest-splice.ts';
+import type { BlobRef, MetadataRoot, VersionRef } from './metadata-root.ts';
 import { MetadataStore } from './metadata-store.ts';
-import { type ObjectManifest, parseManifest } from './object-manifest.ts';
+import { type ObjectManifest, parseManifest, type SplicedManifest } from './object-manifest.ts';
 import { type ByteRange, readObject } from './object-reader.ts';
 import { writeObject } from './object-writer.ts';
 import { checkPlacement } from './placement.ts';
 import { ReedSolomon } from './reed-solomon.ts';
+import {
+  deleteShards,
+  enterVersion,
+  findVersion,
+  nextVersion,
+  type RootObjects,
+} from './root-edits.ts';
 import { MAX_SHARD_VALUE, type ShardBackend } from './shard-backend.ts';
 import { SHARD_HEADER_BYTES } from './shard-format.ts';
 import { type HeldLock, WriterLock, type WriterLockOptions } from './writer-lock.ts';
-import { shardKey, shardNameKey, type ZstorKeys } from './zstor-keys.ts';
+import { shardNameKey, type ZstorKeys } from './zstor-keys.ts';
 
 /*
  * The object store: names → versions → bytes, over a set of shard backends, with the
@@ -50,6 +58,17 @@ export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 export interface PutOptions {
   /** Keep only the newest this-many versions (the new one included); default all. */
   readonly keepVersions?: number;
+}
+
+export interface SpliceOptions {
+  /** Keep only the newest this-many versions of the target (and of each `put` name). */
+  readonly keepVersions?: number;
+  /** Names removed in the same root save, every version; each must exist. */
+  readonly remove?: readonly string[];
+  /** Small objects stored in the same root save, made knowing the spliced version's number. */
+  readonly put?: (
+    version: number,
+  ) => readonly { readonly name: string; readonly bytes: Uint8Array }[];
 }
 
 export interface ObjectInfo {
@@ -184,9 +203,28 @@ export class ZstorStore {
     keep: number | undefined,
   ): Promise<ObjectManifest> {
     const root = await this.#meta.loadRoot();
-    const entry = root.objects[name];
-    const objectId = entry === undefined ? randomBytes(16) : Buffer.from(entry.objectId, 'hex');
-    const version = entry === undefined ? 1 : Math.max(...entry.versions.map((v) => v.version)) + 1;
+    const objects = { ...root.objects };
+    const { manifest, pruned } = await this.#writeVersion(objects, name, source, keep);
+    await lock.verify();
+    await this.#meta.saveRoot({ ...root, objects });
+    // Pruned versions go after the root no longer names them (best effort: what a down
+    // backend keeps is an orphan for gc).
+    await this.#deleteVersions(pruned);
+    return manifest;
+  }
+
+  /**
+   * Writes `source` as the next version of `name` (shards, then manifest) and enters it in
+   * `objects`; returns its manifest and the versions `keep` pushed out. Nothing is visible
+   * until the caller saves the root.
+   */
+  async #writeVersion(
+    objects: RootObjects,
+    name: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    keep: number | undefined,
+  ): Promise<{ manifest: ObjectManifest; pruned: VersionRef[] }> {
+    const { objectId, version } = nextVersion(objects[name]);
     const manifest = await writeObject(
       {
         backends: this.#backends,
@@ -203,20 +241,84 @@ export class ZstorStore {
       source,
     );
     const ref = await this.#meta.putManifest(manifest as unknown as JsonValue);
-    const all: VersionRef[] = [
-      ...(entry?.versions ?? []),
-      { version, size: manifest.size, createdAt: manifest.createdAt, manifest: ref },
-    ];
-    const versions = keep === undefined ? all : all.slice(-keep);
-    const pruned = all.slice(0, all.length - versions.length);
+    return { manifest, pruned: enterVersion(objects, manifest, ref, keep) };
+  }
+
+  /**
+   * Makes the next version of `name` from the newest versions of `sources`, in order, by
+   * reference (docs/zstor.md, "Splicing"): no data is read or written, only a format-2
+   * manifest. In the same root save the sources leave the root (their chunks now belong to
+   * `name`; their other versions and manifests are deleted after it), the names in
+   * `options.remove` are removed and the small objects of `options.put` are stored, so a
+   * crash leaves either everything before or everything after, plus orphans for gc.
+   * @throws VdcError ZSTOR_OBJECT_NOT_FOUND when a source or a name to remove is absent;
+   *   INPUT_INVALID on bad or repeated names; ZSTOR_LOCKED / ZSTOR_LOCK_LOST as put
+   */
+  async splice(
+    name: string,
+    sources: readonly string[],
+    options: SpliceOptions = {},
+  ): Promise<SplicedManifest> {
+    assertString(name, 'name', { min: 1, max: 1024 });
+    if (!Array.isArray(sources) || sources.length === 0 || sources.length > MAX_SPLICE_SOURCES)
+      fail('INPUT_INVALID', `'sources' must list 1..${MAX_SPLICE_SOURCES} names`);
+    const remove = options.remove ?? [];
+    const names = [name, ...sources, ...remove];
+    for (const [i, n] of names.entries()) assertString(n, `names[${i}]`, { min: 1, max: 1024 });
+    if (new Set(names).size !== names.length)
+      fail('INPUT_INVALID', 'a name is given twice (as the target, a source or one to remove)');
+    if (options.keepVersions !== undefined)
+      assertInteger(options.keepVersions, 'keepVersions', 1, 1_000_000);
+    return this.#locked((lock) => this.#splice(name, sources, names, lock, options));
+  }
+
+  async #splice(
+    name: string,
+    sources: readonly string[],
+    taken: readonly string[],
+    lock: HeldLock,
+    options: SpliceOptions,
+  ): Promise<SplicedManifest> {
+    const root = await this.#meta.loadRoot();
+    const parts: ObjectManifest[] = [];
+    for (const s of sources) parts.push(await this.#manifestIn(root, s));
+    for (const r of options.remove ?? []) findVersion(root, r);
+    const { objectId, version } = nextVersion(root.objects[name]);
+    const manifest = spliceManifests(
+      { name, objectId, version, createdAt: this.#clock.now() },
+      parts,
+    );
+    const ref = await this.#meta.putManifest(manifest as unknown as JsonValue);
+    const objects = { ...root.objects };
+    // The sources' newest versions: their chunks now belong to `name`, only the manifest
+    // blobs go. Everything else leaving the root is deleted whole after the save.
+    const consumed: BlobRef[] = [];
+    const retired: VersionRef[] = [];
+    for (const s of sources) {
+      const versions = objects[s]!.versions;
+      consumed.push(versions[versions.length - 1]!.manifest);
+      retired.push(...versions.slice(0, -1));
+      delete objects[s];
+    }
+    for (const r of options.remove ?? []) {
+      retired.push(...objects[r]!.versions);
+      delete objects[r];
+    }
+    retired.push(...enterVersion(objects, manifest, ref, options.keepVersions));
+    const extra = options.put?.(version) ?? [];
+    const names = new Set(taken);
+    for (const { name: n, bytes } of extra) {
+      assertString(n, 'put name', { min: 1, max: 1024 });
+      if (names.has(n))
+        fail('INPUT_INVALID', `${JSON.stringify(n)} is already part of this splice`);
+      names.add(n);
+      const written = await this.#writeVersion(objects, n, [bytes], options.keepVersions);
+      retired.push(...written.pruned);
+    }
     await lock.verify();
-    await this.#meta.saveRoot({
-      ...root,
-      objects: { ...root.objects, [name]: { objectId: objectId.toString('hex'), versions } },
-    });
-    // Pruned versions go after the root no longer names them (best effort: what a down
-    // backend keeps is an orphan for gc).
-    await this.#deleteVersions(pruned);
+    await this.#meta.saveRoot({ ...root, objects });
+    for (const blob of consumed) await this.#meta.deleteManifest(blob);
+    await this.#deleteVersions(retired);
     return manifest;
   }
 
@@ -225,7 +327,10 @@ export class ZstorStore {
    * @throws VdcError ZSTOR_OBJECT_NOT_FOUND
    */
   async manifest(name: string, version?: number): Promise<ObjectManifest> {
-    const root = await this.#meta.loadRoot();
+    return this.#manifestIn(await this.#meta.loadRoot(), name, version);
+  }
+
+  async #manifestIn(root: MetadataRoot, name: string, version?: number): Promise<ObjectManifest> {
     const ref = findVersion(root, name, version);
     const manifest = parseManifest(await this.#meta.getManifest(ref.manifest));
     if (manifest.name !== name || manifest.version !== ref.version)
@@ -325,37 +430,4 @@ export class ZstorStore {
     for (const v of entry.versions) await this.#meta.deleteManifest(v.manifest);
     for (const m of manifests) await deleteShards(m, this.#byId, this.#nameKey);
   }
-}
-
-function findVersion(root: MetadataRoot, name: string, version?: number): VersionRef {
-  const entry = root.objects[name];
-  const ref =
-    version === undefined
-      ? entry?.versions[entry.versions.length - 1]
-      : entry?.versions.find((v) => v.version === version);
-  if (ref === undefined)
-    fail(
-      'ZSTOR_OBJECT_NOT_FOUND',
-      `no object named ${JSON.stringify(name)}${version === undefined ? '' : ` with version ${version}`}: see the list`,
-    );
-  return ref;
-}
-
-async function deleteShards(
-  m: ObjectManifest,
-  byId: ReadonlyMap<string, ShardBackend>,
-  nameKey: Buffer,
-): Promise<void> {
-  const objectId = Buffer.from(m.objectId, 'hex');
-  for (const [c, chunk] of m.chunks.entries())
-    await Promise.all(
-      chunk.shards.map((s, i) =>
-        s.backend === null
-          ? undefined
-          : byId
-              .get(s.backend)
-              ?.delete(shardKey(nameKey, objectId, m.version, c, i))
-              .catch(() => false),
-      ),
-    );
 }

@@ -21,7 +21,10 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { checkStore } from '../../src/zstor/check.ts';
 import { FakeShardBackend } from '../../src/zstor/fake-shard-backend.ts';
+import { chunkOrigins } from '../../src/zstor/object-manifest.ts';
+import { RecordingBackend } from '../../src/zstor/recording-backend.ts';
 import { attributesName } from '../../src/zstor/s3/s3-names.ts';
 import { startTestS3 } from '../../src/zstor/s3/s3-test-kit.ts';
 import { ZdbShardBackend } from '../../src/zstor/zdb-backend.ts';
@@ -252,8 +255,15 @@ test('CopyObject copies bytes and metadata, or replaces the metadata', async (t)
   );
 });
 
-test('multipart upload: several parts, list parts and uploads, complete; abort leaves nothing', async (t) => {
-  const s3 = await startS3OverZdb(t);
+test('multipart upload: several parts, list parts and uploads, complete (no data copied); abort leaves nothing', async (t) => {
+  const nodes = await startZdbNodes(t, 6);
+  const zdbs = nodes.map((n) => new ZdbShardBackend(n.backend));
+  t.after(() => {
+    for (const b of zdbs) b.close();
+  });
+  // every write is recorded on its way to zdb: Complete must write no chunk shard
+  const recorded = zdbs.map((b) => new RecordingBackend(b));
+  const s3 = await startTestS3(t, { backends: recorded });
   const c = s3.client();
   await c.send(new CreateBucketCommand({ Bucket: 'mpu' }));
   const parts = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024 + 3), randomBytes(1000)];
@@ -284,6 +294,7 @@ test('multipart upload: several parts, list parts and uploads, complete; abort l
     ),
     { name: 'InvalidPart' },
   );
+  for (const b of recorded) b.putKeys.length = 0;
   const done = await c.send(
     new CompleteMultipartUploadCommand({
       Bucket: 'mpu',
@@ -293,10 +304,52 @@ test('multipart upload: several parts, list parts and uploads, complete; abort l
     }),
   );
   assert.match(done.ETag ?? '', /^"[0-9a-f]{32}-3"$/);
+  const m = await s3.store.manifest('mpu/big');
+  assert.equal(m.format, 2);
+  const nameKey = shardNameKey(Buffer.alloc(32, 2));
+  const owned = new Set(
+    chunkOrigins(m).flatMap((o) =>
+      Array.from({ length: 6 }, (_, i) =>
+        shardKey(nameKey, o.objectId, o.version, o.chunk, i).toString('hex'),
+      ),
+    ),
+  );
+  const written = recorded.flatMap((b) => b.putKeys);
+  assert.equal(owned.size, 6 * m.chunks.length);
+  assert.deepEqual(
+    written.filter((k) => owned.has(k)),
+    [],
+    'Complete wrote no chunk shard',
+  );
+  // what it wrote: the spliced manifest, the attributes (a chunk and its manifest), the
+  // root (6 shards each) and the writer lock's claims
+  assert.ok(written.length <= 4 * 6 + 2 * 6, `${written.length} puts`);
+  const whole = Buffer.concat(parts);
   const got = await c.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'big' }));
-  assert.deepEqual(await bytesOf(got.Body), Buffer.concat(parts));
+  assert.deepEqual(await bytesOf(got.Body), whole);
   assert.equal(got.ContentType, 'text/x');
   assert.equal(got.ETag, done.ETag);
+  const cut = 5 * 1024 * 1024; // the part boundaries: cut and 2 × cut + 3
+  for (const [from, to] of [
+    [cut - 10, cut + 9],
+    [cut, cut],
+    [2 * cut + 2, 2 * cut + 3],
+    [cut - 1, 2 * cut + 500],
+  ] as const) {
+    const r = await c.send(
+      new GetObjectCommand({ Bucket: 'mpu', Key: 'big', Range: `bytes=${from}-${to}` }),
+    );
+    assert.equal(r.ContentRange, `bytes ${from}-${to}/${whole.length}`);
+    assert.deepEqual(await bytesOf(r.Body), whole.subarray(from, to + 1));
+  }
+  const report = await checkStore({
+    backends: recorded,
+    keys: { meta: Buffer.alloc(32, 2) },
+    data: 4,
+    parity: 2,
+  });
+  assert.deepEqual(report.findings, []);
+  assert.equal(report.chunks, m.chunks.length + 2); // the object, its attributes, the bucket
   await assert.rejects(c.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'big', UploadId })), {
     name: 'NoSuchUpload',
   });

@@ -176,6 +176,30 @@ test('P5: another seed cannot read an object even holding every shard and the ma
   assert.equal(snapshot(bs), before);
 });
 
+test("P5: a spliced object stays under its parts' keys: the meta key alone reads none of it", async () => {
+  const bs = backends();
+  const store = new ZstorStore(bs, zstorKeysFromSeed(seed), options);
+  await store.put('part/1', [Buffer.from(SECRET.repeat(3000))]);
+  await store.put('part/2', [Buffer.from(SECRET)]);
+  const spliced = await store.splice('doc', ['part/1', 'part/2']);
+  assert.equal(spliced.format, 2);
+  const before = snapshot(bs);
+  const thief = new ZstorStore(
+    bs,
+    { ...zstorKeysFromSeed(Buffer.alloc(64, 9)), meta: zstorKeysFromSeed(seed).meta },
+    options,
+  );
+  // repair's key finds the manifest (and the parts' digests) but decrypts no chunk
+  assert.equal((await thief.manifest('doc')).sha256, spliced.sha256);
+  await assert.rejects(
+    collect(thief.get('doc')),
+    (e) => e instanceof VdcError && e.code === 'ZSTOR_CHUNK_UNDECRYPTABLE',
+  );
+  for (const b of bs) assert.equal(b.allBytes().includes('launch code'), false, b.id);
+  assert.equal(snapshot(bs), before);
+  assert.equal((await collect(store.get('doc'))).toString(), SECRET.repeat(3001));
+});
+
 test('P5: up to parity operators serving forged shards of the current root cannot hide it', async () => {
   const bs = backends();
   const keys = zstorKeysFromSeed(seed);

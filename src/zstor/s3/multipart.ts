@@ -8,10 +8,12 @@ import { localName, parseXml } from './s3-xml.ts';
 /*
  * Multipart uploads: each part is stored as its own zstor object, `.s3/part/ID/NNNNN`,
  * with its MD5 carried by the name of an empty marker `.s3/partmd5/ID/NNNNN.MD5HEX` (so
- * listing parts reads only the root). Completing streams the listed parts, in order, into
- * the final object (checking each part's MD5 on the way, so a part replaced meanwhile is
- * refused), then deletes the parts. That copies every byte once more; a zstor manifest that
- * could splice parts' chunks would avoid it.
+ * listing parts reads only the root). Completing copies nothing: the object is spliced
+ * from the listed parts' chunks (ZstorStore.splice, a format-2 manifest), and in the same
+ * root save the parts leave the root (their chunks now belong to the object), the upload
+ * record, every MD5 marker and the parts not listed are removed, and the attributes are
+ * stored. A crash leaves the upload open and whole, or completed; never half of each
+ * (docs/zstor.md, "Multipart completion").
  */
 
 export const MAX_PARTS = 10_000;
@@ -130,6 +132,9 @@ export class Multipart {
   ): Promise<string> {
     await this.upload(bucket, key, id);
     return this.#o.serial(async () => {
+      // again in the queue: an upload completed or aborted meanwhile takes no more parts
+      // (they would be named by nothing that could ever remove them)
+      await this.upload(bucket, key, id);
       await this.#removePart(id, n);
       await this.#o.store.put(partBody(id, n), body);
       const { md5 } = finish();
@@ -166,56 +171,70 @@ export class Multipart {
     return out;
   }
 
-  async complete(
+  /**
+   * Completes an upload by splicing its parts (no byte is read or written again).
+   * @throws VdcError S3_NO_SUCH_UPLOAD, S3_INVALID_PART_ORDER, S3_INVALID_PART (also when a
+   *   part changed while completing), S3_ENTITY_TOO_SMALL
+   */
+  complete(
     bucket: string,
     key: string,
     id: string,
     wanted: readonly { part: number; etag: string }[],
   ): Promise<ObjectHead> {
-    const record = await this.upload(bucket, key, id);
-    const have = new Map((await this.parts(id)).map((p) => [p.part, p]));
-    for (const [i, w] of wanted.entries()) {
-      if (i > 0 && w.part <= wanted[i - 1]!.part)
-        fail(
-          'S3_INVALID_PART_ORDER',
-          'the parts must be listed in ascending PartNumber order, each once',
-        );
-      const p = have.get(w.part);
-      if (p === undefined || p.etag !== w.etag)
-        fail(
-          'S3_INVALID_PART',
-          `part ${w.part} with ETag ${w.etag} was not uploaded: upload it, or list the ETag it got`,
-        );
-      if (i < wanted.length - 1 && p.size < this.#minPartSize)
-        fail(
-          'S3_ENTITY_TOO_SMALL',
-          `part ${w.part} is ${p.size} bytes; every part but the last must be at least ${this.#minPartSize}`,
-        );
-    }
-    const store = this.#o.store;
-    async function* joined(): AsyncGenerator<Uint8Array> {
-      for (const w of wanted) {
-        const md5 = createHash('md5');
-        for await (const piece of store.get(partBody(id, w.part))) {
-          md5.update(piece);
-          yield piece;
-        }
-        if (md5.digest('hex') !== w.etag)
+    checkKey(key);
+    // In the queue: no part of this server changes between the checks and the splice (a
+    // part changed by another server is caught by the splice: see below).
+    return this.#o.serial(async () => {
+      const record = await this.upload(bucket, key, id);
+      const have = new Map((await this.parts(id)).map((p) => [p.part, p]));
+      for (const [i, w] of wanted.entries()) {
+        if (i > 0 && w.part <= wanted[i - 1]!.part)
+          fail(
+            'S3_INVALID_PART_ORDER',
+            'the parts must be listed in ascending PartNumber order, each once',
+          );
+        const p = have.get(w.part);
+        if (p === undefined || p.etag !== w.etag)
           fail(
             'S3_INVALID_PART',
-            `part ${w.part} changed while the upload was being completed: complete it again`,
+            `part ${w.part} with ETag ${w.etag} was not uploaded: upload it, or list the ETag it got`,
+          );
+        if (i < wanted.length - 1 && p.size < this.#minPartSize)
+          fail(
+            'S3_ENTITY_TOO_SMALL',
+            `part ${w.part} is ${p.size} bytes; every part but the last must be at least ${this.#minPartSize}`,
           );
       }
-    }
-    const etag = `${createHash('md5')
-      .update(Buffer.concat(wanted.map((w) => Buffer.from(w.etag, 'hex'))))
-      .digest('hex')}-${wanted.length}`;
-    const head = await this.#o.putObject(bucket, key, joined(), () => ({ etag }), {
-      contentType: record.contentType,
-      userMeta: record.userMeta,
+      const etag = `${createHash('md5')
+        .update(Buffer.concat(wanted.map((w) => Buffer.from(w.etag, 'hex'))))
+        .digest('hex')}-${wanted.length}`;
+      const sources = wanted.map((w) => partBody(id, w.part));
+      const listed = new Set(sources);
+      // The markers carry the MD5s just checked: the splice removes them by exact name, so
+      // if another server replaced a part meanwhile (its marker is renamed), it fails.
+      const rest = [
+        uploadName(id),
+        ...(await this.#o.store.list(md5Prefix(id))).map((o) => o.name),
+        ...(await this.#o.store.list(partPrefix(id)))
+          .map((o) => o.name)
+          .filter((n) => !listed.has(n)),
+      ];
+      try {
+        return await this.#o.spliceObject(bucket, key, sources, rest, etag, {
+          contentType: record.contentType,
+          userMeta: record.userMeta,
+        });
+      } catch (err) {
+        if (err instanceof VdcError && err.code === 'ZSTOR_OBJECT_NOT_FOUND')
+          fail(
+            'S3_INVALID_PART',
+            `a part of upload ${id} changed, or the upload was completed or aborted, while it was being completed: list its parts and complete it again`,
+            err,
+          );
+        throw err;
+      }
     });
-    await this.abort(bucket, key, id);
-    return head;
   }
 
   /** Removes the upload and all its parts. @throws VdcError S3_NO_SUCH_UPLOAD */

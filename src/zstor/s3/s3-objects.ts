@@ -60,6 +60,27 @@ function isNotFound(err: unknown): boolean {
  */
 export const DEFAULT_KEEP_VERSIONS = 2;
 
+/** The attributes record of one version of an object (s3-names.ts). */
+function attributesBytes(version: number, a: ObjectAttributes): Buffer {
+  const { etag, contentType, userMeta } = a;
+  return Buffer.from(JSON.stringify({ format: 1, version, etag, contentType, userMeta }));
+}
+
+function headOf(
+  m: { size: number; createdAt: number; version: number },
+  a: ObjectAttributes,
+): ObjectHead {
+  const { etag, contentType, userMeta } = a;
+  return {
+    etag,
+    contentType,
+    userMeta,
+    size: m.size,
+    lastModified: m.createdAt,
+    version: m.version,
+  };
+}
+
 export class S3Objects {
   readonly store: ZstorStore;
   readonly #keep: number;
@@ -160,28 +181,37 @@ export class S3Objects {
       const { etag } = finish();
       await this.store.put(
         attributesName(bucket, key),
-        [
-          Buffer.from(
-            JSON.stringify({
-              format: 1,
-              version: manifest.version,
-              etag,
-              contentType: attrs.contentType,
-              userMeta: attrs.userMeta,
-            }),
-          ),
-        ],
+        [attributesBytes(manifest.version, { ...attrs, etag })],
         keep,
       );
-      return {
-        etag,
-        contentType: attrs.contentType,
-        userMeta: attrs.userMeta,
-        size: manifest.size,
-        lastModified: manifest.createdAt,
-        version: manifest.version,
-      };
+      return headOf(manifest, { ...attrs, etag });
     });
+  }
+
+  /**
+   * Makes BUCKET/KEY out of the zstor objects `sources` by reference (ZstorStore.splice:
+   * no data read or written) and, in the same root save, stores its attributes and removes
+   * `remove`. Run it inside serial().
+   * @throws VdcError S3_NO_SUCH_BUCKET; ZSTOR_OBJECT_NOT_FOUND when a source or a name to remove is gone
+   */
+  async spliceObject(
+    bucket: string,
+    key: string,
+    sources: readonly string[],
+    remove: readonly string[],
+    etag: string,
+    attrs: Omit<ObjectAttributes, 'etag'>,
+  ): Promise<ObjectHead> {
+    checkKey(key);
+    await this.requireBucket(bucket);
+    const manifest = await this.store.splice(objectName(bucket, key), sources, {
+      keepVersions: this.#keep,
+      remove,
+      put: (version) => [
+        { name: attributesName(bucket, key), bytes: attributesBytes(version, { ...attrs, etag }) },
+      ],
+    });
+    return headOf(manifest, { ...attrs, etag });
   }
 
   /** @throws VdcError S3_NO_SUCH_BUCKET, S3_NO_SUCH_KEY */
