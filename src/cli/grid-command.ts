@@ -1,9 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { toHex } from '../core/hex.ts';
+import { fail } from '../core/assert.ts';
 import { vdcHome } from '../core/vdc-home.ts';
-import { gridDown, gridStatus, gridUp } from '../grid/index.ts';
+import {
+  DEFAULT_NODES,
+  type GridStatus,
+  gridDown,
+  gridStatus,
+  gridUp,
+  MAX_NODES,
+} from '../grid/index.ts';
 import {
   createKeystore,
   generateMnemonic,
@@ -12,80 +19,98 @@ import {
   openKeystore,
   readPassphrase,
 } from '../identity/index.ts';
-import { LedgerClient } from '../ledger/index.ts';
 import type { CliIo } from './cli-io.ts';
 import { emit } from './output.ts';
 
 /*
- * `vdc up` / `vdc down` / `vdc status`: the local grid for trying VDC on one machine. `up`
- * makes an identity if there is none, starts the grid's services in the background,
- * registers the user's twin and a demo farm, and says what to open.
+ * `vdc up` / `vdc down` / `vdc status`: the local grid for trying VDC on one machine
+ * (docs/grid.md). `up` makes an identity if there is none and brings the grid up (as root:
+ * nodes in namespaces, a gateway and the demo VDC), with progress on stderr, and says what
+ * to open. All the work is src/grid's; this file only wires and prints.
  */
+
+function nodeCount(value: string): number {
+  const n = /^[0-9]{1,2}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_NODES))
+    fail('USAGE', `'--nodes' must be 1..${MAX_NODES}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function serviceLines(s: GridStatus): string[] {
+  return Object.entries(s.services).map(
+    ([name, r]) =>
+      `  ${name.padEnd(8)} ${(r.running ? r.address : `${r.address} (stopped)`).padEnd(28)} ${r.hint}`,
+  );
+}
 
 export function gridCommands(io: CliIo): Command[] {
   const up = new Command('up')
     .description(
-      'bring up the local grid (in $VDC_HOME/grid) with your twin and a demo farm, and say what to open',
+      'bring up the local grid (in $VDC_HOME/grid): as root with nodes, a gateway and a demo VDC; say what to open',
     )
+    .option('--nodes <n>', `nodes of the grid, as root (1..${MAX_NODES})`, String(DEFAULT_NODES))
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
+    .action(async (opts: { nodes: string; json?: boolean }) => {
+      const nodes = nodeCount(opts.nodes);
       const home = vdcHome(io.env);
       const keystore = join(home, 'identity.json');
       let identity: Identity;
+      let passphrase: string;
       if (existsSync(keystore)) {
-        identity = await openKeystore(keystore, await readPassphrase({ env: io.env }));
+        passphrase = await readPassphrase({ env: io.env });
+        identity = await openKeystore(keystore, passphrase);
       } else {
         io.err('No identity yet: making one. Choose a passphrase for its keystore.\n');
-        const passphrase = await readPassphrase({ env: io.env, confirm: true });
+        passphrase = await readPassphrase({ env: io.env, confirm: true });
         const mnemonic = generateMnemonic();
         identity = await createKeystore(keystore, mnemonicToSeed(mnemonic), passphrase);
         io.err(
           `\nYour mnemonic — write these 24 words down; they are shown once:\n\n  ${mnemonic}\n\n`,
         );
       }
-      const status = await gridUp(home, (name) => io.err(`starting ${name}…\n`));
-      const ledgerUrl = status.services['ledger']!.address;
-      const client = await LedgerClient.connect({
-        url: ledgerUrl,
-        home,
+      const { status, twin, farm, farmer } = await gridUp(home, {
+        identity,
+        passphrase,
+        nodes,
         say: (line) => io.err(`${line}\n`),
       });
-      let twin = client.twinOf(identity);
-      if (twin === undefined) {
-        twin = (
-          await client.submit(identity, 'twin.create', {
-            encryptionKey: toHex(identity.encryptionPublicKey),
-            relays: [],
-          })
-        ).created['twins'];
-      }
-      let farm = client.follower.view.farmsOf(twin!)[0]?.id;
-      if (farm === undefined)
-        farm = (await client.submit(identity, 'farm.create', { name: 'demo' })).created['farms'];
+      const ledger = status.services['ledger']!.address;
       const summary = {
         grid: status.dir,
+        root: status.root,
         twin,
         farm,
+        ...(farmer === undefined ? {} : { farmer }),
         services: Object.fromEntries(
           Object.entries(status.services).map(([k, v]) => [k, v.address]),
         ),
+        ...(status.demo ? { demo: status.demo } : {}),
       };
       emit(io, opts.json, summary, () =>
         [
           `The local grid is up (${status.dir}).`,
-          ...Object.entries(status.services).map(
-            ([name, s]) => `  ${name.padEnd(8)} ${s.address.padEnd(26)} ${s.hint}`,
-          ),
-          `  you      twin ${twin}, farm ${farm} ("demo")`,
+          ...serviceLines(status),
+          farmer === undefined
+            ? `  you      twin ${twin}, farm ${farm} ("demo")`
+            : `  you      twin ${twin}; the grid's farmer is twin ${farmer}, with farm ${farm} ("demo"): the nodes and the gateway`,
           '',
-          `Open ${ledgerUrl} to see the ledger; 'bin/vdc ledger head --ledger ${ledgerUrl}' verifies it.`,
+          ...(status.demo
+            ? [
+                `Open ${status.demo.url} — the demo VDC: contract ${status.demo.contract} on node ${status.demo.node}, served through the gateway.`,
+                `'bin/vdc deployment get --contract ${status.demo.contract}' shows it as its node holds it.`,
+              ]
+            : [
+                `Open ${ledger} to see the ledger; 'bin/vdc ledger head --ledger ${ledger}' verifies it.`,
+              ]),
           "Stop everything with 'bin/vdc down' (add --purge to delete the grid's data).",
         ].join('\n'),
       );
     });
 
   const down = new Command('down')
-    .description('stop the local grid started by vdc up, and nothing else')
+    .description(
+      'stop and remove what vdc up made (processes, namespaces, containers), and nothing else',
+    )
     .option('--purge', "also delete the grid's data ($VDC_HOME/grid); your identity is kept")
     .option('--json', 'print JSON')
     .action(async (opts: { purge?: boolean; json?: boolean }) => {
@@ -99,15 +124,19 @@ export function gridCommands(io: CliIo): Command[] {
     });
 
   const status = new Command('status')
-    .description('show what the local grid runs')
+    .description('show what the local grid runs, and the demo VDC')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) => {
       const s = gridStatus(vdcHome(io.env));
       emit(io, opts.json, s, () => {
         const lines = Object.entries(s.services).map(
           ([name, r]) =>
-            `${name.padEnd(8)} ${r.running ? 'running' : 'stopped'}  ${r.address}  (pid ${r.pid}, log ${r.log})`,
+            `${name.padEnd(8)} ${r.running ? 'running' : 'stopped'}  ${r.address}${r.namespace ? ` in ${r.namespace}` : ''}  (pid ${r.pid}, log ${r.log})`,
         );
+        if (s.demo)
+          lines.push(
+            `demo     ${s.demo.url}  (contract ${s.demo.contract} on node ${s.demo.node})`,
+          );
         return lines.length ? lines.join('\n') : "the local grid is not up: run 'vdc up'";
       });
     });

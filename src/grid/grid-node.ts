@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../core/assert.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
@@ -159,21 +158,4 @@ export class GridNode {
   tail(lines = 30): string {
     return this.#process?.tail(lines) ?? '(not started)';
   }
-}
-
-/**
- * Where a node keeps its things inside the grid folder. `crunRoot` is where the node's
- * container runtime keeps crun's state: `<data>/crun` (src/node/container-runtime.ts); if
- * that moves, teardown stops finding containers left running.
- */
-export function nodePaths(
-  dir: string,
-  label: string,
-): { dataDir: string; log: string; grant: string; crunRoot: string } {
-  return {
-    dataDir: join(dir, 'nodes', label, 'data'),
-    crunRoot: join(dir, 'nodes', label, 'data', 'crun'),
-    log: join(dir, 'nodes', label, `${label}.log`),
-    grant: join(dir, 'nodes', label, 'grant.json'),
-  };
 }

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
+import { GRID_DOMAIN } from './grid-gateway.ts';
+import { ledgerServeArgs } from './netns-services.ts';
 
 /*
- * The services of the local grid, each a `vdc` subcommand run as its own process. The grid
- * grows here as programs land (relay, nodes in namespaces, gateway, agent).
+ * The services of the loopback grid (`vdc up` without root): the ledger and the relay, each
+ * a `vdc` subcommand run as its own process on 127.0.0.1. Root's grid runs these in its
+ * core namespace instead, with nodes and a gateway (local-netns-grid.ts).
  */
 
 export interface GridService {
@@ -15,27 +18,20 @@ export interface GridService {
   address(port: number): string;
   /** how readiness is checked */
   probe: 'http' | 'tcp';
-  /** one line for people: what it is and how to use it */
-  hint(address: string): string;
 }
 
 export const GRID_SERVICES: readonly GridService[] = [
   {
     name: 'ledger',
     preferredPort: 8330,
-    args: (dir, port) => [
-      'ledger',
-      'serve',
-      '--store',
-      `sqlite:${join(dir, 'ledger', 'ledger.db')}`,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--key',
-      join(dir, 'ledger', 'ledger.key'),
-    ],
+    args: (dir, port) =>
+      ledgerServeArgs({
+        listen: `127.0.0.1:${port}`,
+        db: join(dir, 'ledger', 'ledger.db'),
+        keyFile: join(dir, 'ledger', 'ledger.key'),
+      }),
     address: (port) => `http://127.0.0.1:${port}`,
     probe: 'http',
-    hint: (address) => `open ${address} in a browser; export VDC_LEDGER=${address}`,
   },
   {
     name: 'relay',
@@ -52,6 +48,15 @@ export const GRID_SERVICES: readonly GridService[] = [
     ],
     address: (port) => `ws://127.0.0.1:${port}`,
     probe: 'tcp',
-    hint: () => 'twins connect out here; envelopes are end-to-end encrypted',
   },
 ];
+
+/** One line for people per service: what it is and how to use it. */
+export function serviceHint(name: string, address: string): string {
+  if (name === 'ledger') return `open ${address} in a browser; export VDC_LEDGER=${address}`;
+  if (name === 'relay') return 'twins connect out here; envelopes are end-to-end encrypted';
+  if (name === 'images') return 'the demo image, served to the nodes';
+  if (name === 'gateway') return `web gateway: NAME.${GRID_DOMAIN} served through tunnels`;
+  if (/^node[0-9]+$/.test(name)) return 'node agent; no listener, reached through the relay';
+  return '';
+}

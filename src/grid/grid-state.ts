@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { assertObject } from '../core/assert.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { parseJson } from '../core/strict-json.ts';
+import { isAlive, processIdentity } from './run-record.ts';
 
 /*
  * What `vdc up` started, so `vdc down` stops exactly that and nothing else:
@@ -10,6 +11,8 @@ import { parseJson } from '../core/strict-json.ts';
  */
 
 export interface ServiceRecord {
+  /** the network namespace it runs in; absent for the host's own (root's grid: docs/grid.md) */
+  namespace?: string;
   pid: number;
   /** the process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, names one process for ever */
   startTicks: string;
@@ -19,8 +22,39 @@ export interface ServiceRecord {
   startedAt: string;
 }
 
+/** A host of the grid's namespace run, as NetnsRun.resume() takes it. */
+export interface HostRecord {
+  label: string;
+  namespace: string;
+  address: string;
+  link: string;
+}
+
+/** The namespace run of root's grid (src/grid/netns-run.ts): kept past `vdc up`, ended by `vdc down`. */
+export interface NetnsRecord {
+  run: string;
+  subnet: string;
+  hosts: HostRecord[];
+}
+
+/** The demo VDC `vdc up` applied as the user, so a second `up` applies nothing twice. */
+export interface DemoRecord {
+  name: string;
+  gateway: number;
+  node: number;
+  contract: number;
+  url: string;
+}
+
 export interface GridState {
   services: Record<string, ServiceRecord>;
+  netns?: NetnsRecord;
+  /** the /24 root's grid last used: asked for again, since its addresses are on the ledger */
+  subnet?: string;
+  /** where the nodes keep their data when $VDC_HOME is not searchable by containers (docs/grid.md) */
+  nodesData?: string;
+  ledgerKey?: string;
+  demo?: DemoRecord;
 }
 
 export function gridStatePath(gridDir: string): string {
@@ -34,7 +68,12 @@ export function readGridState(gridDir: string): GridState {
   assertObject(doc, path);
   const services = doc['services'];
   assertObject(services, `${path}: services`);
-  return { services: services as unknown as Record<string, ServiceRecord> };
+  // Written by this module only (0600 in a 0700 folder): the shape is trusted once the
+  // document parses; what it names is checked before use (pids by start time, runs by record).
+  return {
+    ...(doc as unknown as GridState),
+    services: services as unknown as Record<string, ServiceRecord>,
+  };
 }
 
 export function writeGridState(gridDir: string, state: GridState): void {
@@ -43,16 +82,13 @@ export function writeGridState(gridDir: string, state: GridState): void {
 
 /** Start time of a process in clock ticks since boot, or undefined when it is gone. */
 export function processStartTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) may hold spaces and parentheses: count fields after its closing one.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined; // gone
-  }
+  return processIdentity(pid)?.startTicks;
 }
 
-/** Whether the recorded process still runs: same pid and same start time, so a reused pid is never taken for it. */
+/**
+ * Whether the recorded process still runs: same pid and same start time, so a reused pid is
+ * never taken for it, and not a zombie.
+ */
 export function isGridProcess(record: Pick<ServiceRecord, 'pid' | 'startTicks'>): boolean {
-  return record.startTicks !== undefined && processStartTicks(record.pid) === record.startTicks;
+  return record.startTicks !== undefined && isAlive(record);
 }

@@ -1,172 +1,292 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { join } from 'node:path';
-import { fail } from '../core/assert.ts';
-import { freeLoopbackPort } from '../core/free-port.ts';
-import { httpJson } from '../core/http-client.ts';
-import { GRID_SERVICES, type GridService } from './grid-services.ts';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { VdcError } from '../core/errors.ts';
+import { toHex } from '../core/hex.ts';
+import { readConfig, writeConfig } from '../core/vdc-config.ts';
+import type { Identity } from '../identity/index.ts';
+import { LedgerClient, ledgerId, loadOrCreateLedgerKey } from '../ledger/index.ts';
+import { applyDemo } from './demo-vdc.ts';
+import { upGateway } from './grid-gateway.ts';
+import { lockGrid } from './grid-lock.ts';
+import { upOperator } from './grid-operator.ts';
+import { GRID_SERVICES, serviceHint } from './grid-services.ts';
 import {
+  type DemoRecord,
   type GridState,
   isGridProcess,
-  processStartTicks,
   readGridState,
   type ServiceRecord,
   writeGridState,
 } from './grid-state.ts';
+import { freePort, startHostService, stopRecorded } from './host-service.ts';
+import {
+  checkPrerequisites,
+  type GridContext,
+  upCore,
+  upImages,
+  upNodes,
+} from './local-netns-grid.ts';
+import { teardownRun } from './run-teardown.ts';
 
 /*
- * The local grid of `vdc up`: every service a background `vdc` process under
- * `$VDC_HOME/grid`, recorded in grid.json. `up` is idempotent (running services are kept),
- * `down` stops only the recorded processes, and `down --purge` also deletes the grid folder.
+ * The local grid of `vdc up` (docs/grid.md), under `$VDC_HOME/grid`, recorded in grid.json.
+ * Without root: the ledger and the relay on 127.0.0.1, the user's twin and a `demo` farm.
+ * As root: the ledger, relay and image server in a core namespace, nodes each in their own
+ * namespace, a web gateway, and the demo VDC applied as the user (local-netns-grid.ts,
+ * grid-gateway.ts, demo-vdc.ts). `up` is idempotent (what runs is kept, nothing is
+ * registered or deployed twice), `down` stops and removes exactly what `up` made, and
+ * `down --purge` also deletes the grid's data.
  */
 
-const VDC_BIN = new URL('../../bin/vdc', import.meta.url).pathname;
-const READY_TIMEOUT_MS = 30_000;
+export const DEFAULT_NODES = 2;
+export const MAX_NODES = 16;
 
 export interface GridStatus {
   dir: string;
+  /** whether this is root's grid (namespaces, nodes, gateway, demo) */
+  root: boolean;
   services: Record<string, ServiceRecord & { running: boolean; hint: string }>;
+  demo?: DemoRecord;
+}
+
+export interface GridUpOptions {
+  identity: Identity;
+  /** the user's keystore passphrase: the demo is applied with `vdc` commands run as the user */
+  passphrase: string;
+  /** nodes of root's grid; default 2 */
+  nodes?: number;
+  /** progress, one line at a time */
+  say?: (line: string) => void;
+}
+
+export interface GridUpResult {
+  status: GridStatus;
+  /** the user's twin */
+  twin: number;
+  /** the `demo` farm: the user's without root; the grid farmer's as root (grid-operator.ts) */
+  farm: number;
+  /** as root: the grid farmer's twin, which owns the farm, its nodes and the gateway */
+  farmer?: number;
 }
 
 export function gridDir(home: string): string {
   return join(home, 'grid');
 }
 
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
 }
 
-async function freePort(preferred: number): Promise<number> {
-  return (await portIsFree(preferred)) ? preferred : freeLoopbackPort();
+/** The user's twin, registered unless it exists. */
+async function ensureTwin(client: LedgerClient, identity: Identity): Promise<number> {
+  const twin = client.twinOf(identity);
+  if (twin !== undefined) return twin;
+  return (
+    await client.submit(identity, 'twin.create', {
+      encryptionKey: toHex(identity.encryptionPublicKey),
+      relays: [],
+    })
+  ).created['twins']!;
 }
 
-async function isReady(service: GridService, address: string): Promise<boolean> {
-  try {
-    if (service.probe === 'http') {
-      await httpJson(`${address}/v1/ledger`, { timeoutMs: 1000 });
-      return true;
-    }
-    const { hostname: host, port } = new URL(address);
-    await new Promise<void>((resolve, reject) => {
-      const socket = createConnection({ host, port: Number(port) }, () => {
-        socket.end();
-        resolve();
-      });
-      socket.once('error', reject);
-    });
-    return true;
-  } catch {
-    return false; // not yet listening
-  }
+/** The user's twin and their `demo` farm (the loopback grid's), registered unless they exist. */
+async function ensureTwinAndFarm(
+  client: LedgerClient,
+  identity: Identity,
+): Promise<{ twin: number; farm: number }> {
+  const twin = await ensureTwin(client, identity);
+  let farm = client.follower.view.farmsOf(twin)[0]?.id;
+  if (farm === undefined)
+    farm = (await client.submit(identity, 'farm.create', { name: 'demo' })).created['farms']!;
+  return { twin, farm };
 }
 
-async function start(
-  service: GridService,
-  dir: string,
-  addresses: Record<string, string>,
-): Promise<ServiceRecord> {
-  const port = await freePort(service.preferredPort);
-  const folder = join(dir, service.name);
-  mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const log = join(folder, `${service.name}.log`);
-  const out = openSync(log, 'a', 0o600);
-  let spawnError: Error | undefined;
-  const child = spawn(VDC_BIN, service.args(dir, port, addresses), {
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out); // the child has its own copy
-  child.once('error', (err) => {
-    spawnError = err;
-  });
-  child.unref();
-  const address = service.address(port);
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await isReady(service, address))) {
-    if (spawnError || child.exitCode !== null || Date.now() > deadline) {
-      // Never leave an unrecorded process behind: a second `up` would start another writer.
-      if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
-      fail(
-        'GRID_START_FAILED',
-        `the ${service.name} did not come up (${spawnError?.message ?? `see ${log}`}): fix what it says, then run 'vdc up' again`,
-        spawnError,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const startTicks = processStartTicks(child.pid!);
-  if (startTicks === undefined)
-    fail('GRID_START_FAILED', `the ${service.name} exited right after starting (see ${log})`);
-  return { pid: child.pid!, startTicks, address, log, startedAt: new Date().toISOString() };
-}
-
-/**
- * Starts every grid service that is not running; keeps those that are.
- * @throws VdcError GRID_START_FAILED naming the service and its log
- */
-export async function gridUp(home: string, onStart?: (name: string) => void): Promise<GridStatus> {
-  const dir = gridDir(home);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const state: GridState = readGridState(dir);
+/** Without root: the ledger and the relay on loopback. */
+async function upLoopback(ctx: GridContext): Promise<string> {
   const addresses: Record<string, string> = {};
+  const keyFile = join(ctx.dir, 'ledger', 'ledger.key');
+  mkdirSync(join(ctx.dir, 'ledger'), { recursive: true, mode: 0o700 });
+  ctx.state.ledgerKey = toHex(loadOrCreateLedgerKey(keyFile).publicKey);
   for (const service of GRID_SERVICES) {
-    let record = state.services[service.name];
+    let record = ctx.state.services[service.name];
     if (!record || !isGridProcess(record)) {
-      onStart?.(service.name);
-      record = await start(service, dir, addresses);
-      state.services[service.name] = record;
-      writeGridState(dir, state);
+      ctx.say(`starting ${service.name}…`);
+      const port = await freePort(service.preferredPort);
+      const address = service.address(port);
+      record = await startHostService({
+        name: service.name,
+        args: service.args(ctx.dir, port, addresses),
+        address,
+        probe: service.probe === 'http' ? { http: address } : { tcp: { host: '127.0.0.1', port } },
+        log: join(ctx.dir, service.name, `${service.name}.log`),
+      });
+      ctx.state.services[service.name] = record;
+      ctx.save();
     }
     addresses[service.name] = record.address;
   }
-  return gridStatus(home);
+  return addresses['ledger']!;
 }
 
+/**
+ * Brings the local grid up, keeping what runs, and registers (as root: deploys) only what
+ * is not there yet.
+ * @throws VdcError GRID_BUSY, GRID_PREREQUISITE_MISSING, GRID_START_FAILED, GRID_DEMO_FAILED,
+ *   GRID_NETNS_COMMAND_FAILED, GRID_NO_FREE_SUBNET, and the ledger's codes
+ */
+export async function gridUp(home: string, opts: GridUpOptions): Promise<GridUpResult> {
+  const dir = gridDir(home);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const release = lockGrid(dir);
+  try {
+    return await up(home, dir, opts);
+  } finally {
+    release();
+  }
+}
+
+async function up(home: string, dir: string, opts: GridUpOptions): Promise<GridUpResult> {
+  const say = opts.say ?? (() => {});
+  const ctx: GridContext = {
+    home,
+    dir,
+    state: readGridState(dir),
+    save: () => writeGridState(dir, ctx.state),
+    say,
+  };
+  if (!isRoot()) {
+    say(
+      'nodes, the gateway and the demo VDC need root (network namespaces): starting the ledger and the relay only',
+    );
+    const ledgerUrl = await upLoopback(ctx);
+    const client = await LedgerClient.connect({
+      url: ledgerUrl,
+      home,
+      ...(ctx.state.ledgerKey ? { ledgerKey: ctx.state.ledgerKey } : {}),
+      say,
+    });
+    const { twin, farm } = await ensureTwinAndFarm(client, opts.identity);
+    return { status: gridStatus(home), twin, farm };
+  }
+
+  checkPrerequisites();
+  const core = await upCore(ctx);
+  const client = await LedgerClient.connect({
+    url: core.ledgerUrl,
+    home,
+    ledgerKey: core.ledgerKey,
+    say,
+  });
+  const twin = await ensureTwin(client, opts.identity);
+  const operator = await upOperator(dir, core);
+  const [image, gateway, nodes] = await Promise.all([
+    upImages(ctx, core),
+    upGateway(ctx, {
+      ledgerUrl: core.ledgerUrl,
+      ledgerKey: core.ledgerKey,
+      tunnelHost: core.run.hostAddress,
+      operator,
+    }),
+    upNodes(ctx, core, {
+      farmer: operator.identity,
+      client,
+      farm: operator.farm,
+      count: opts.nodes ?? DEFAULT_NODES,
+    }),
+  ]);
+  await applyDemo(ctx, {
+    client,
+    twin,
+    userEnv: { VDC_HOME: home, HOME: home, VDC_PASSPHRASE: opts.passphrase },
+    ledgerUrl: core.ledgerUrl,
+    ledgerKey: core.ledgerKey,
+    relayUrl: core.relayUrl,
+    gateway,
+    nodes,
+    image,
+  });
+  return { status: gridStatus(home), twin, farm: operator.farm, farmer: operator.twin };
+}
+
+/** What the grid folder records, with each process checked to be still running. */
 export function gridStatus(home: string): GridStatus {
   const dir = gridDir(home);
   const state = readGridState(dir);
   const services: GridStatus['services'] = {};
-  for (const service of GRID_SERVICES) {
-    const record = state.services[service.name];
-    if (record)
-      services[service.name] = {
-        ...record,
-        running: isGridProcess(record),
-        hint: service.hint(record.address),
-      };
-  }
-  return { dir, services };
+  for (const [name, record] of Object.entries(state.services))
+    services[name] = {
+      ...record,
+      running: isGridProcess(record),
+      hint: serviceHint(name, record.address),
+    };
+  return {
+    dir,
+    root: state.netns !== undefined,
+    services,
+    ...(state.demo && state.netns ? { demo: state.demo } : {}),
+  };
 }
 
-/** Stops the grid's own processes (SIGTERM, then SIGKILL after 10 s); with `purge`, deletes the grid folder. */
+/** Forgets the grid ledger's pin in $VDC_HOME/config, so a fresh grid (a new key) is trusted anew. */
+function forgetLedgerPin(home: string, ledgerKey: string | undefined): void {
+  if (!ledgerKey) return;
+  const config = readConfig(home);
+  const urls = Object.keys(config.ledgers).filter((u) => config.ledgers[u]!.key === ledgerKey);
+  for (const url of urls) delete config.ledgers[url];
+  if (urls.length > 0) writeConfig(home, config);
+  rmSync(join(home, 'ledgers', ledgerId(Buffer.from(ledgerKey, 'hex'))), {
+    recursive: true,
+    force: true,
+  });
+}
+
+/**
+ * Stops the grid's own processes (SIGTERM, then SIGKILL after 10 s), and as root removes its
+ * namespace run (processes, containers, links, namespaces, run record). With `purge`, also
+ * deletes the grid folder, the nodes' data and the pin of the grid's ledger. Returns the
+ * names of the services that were running.
+ * @throws VdcError GRID_BUSY, GRID_TEARDOWN_INCOMPLETE naming what could not be removed
+ */
 export async function gridDown(home: string, purge: boolean): Promise<string[]> {
   const dir = gridDir(home);
   if (!existsSync(dir)) return [];
-  const state = readGridState(dir);
-  const stopped: string[] = [];
-  for (const [name, record] of Object.entries(state.services)) {
-    if (!isGridProcess(record)) continue;
-    signal(record.pid, 'SIGTERM');
-    const deadline = Date.now() + 10_000;
-    while (isGridProcess(record) && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    if (isGridProcess(record)) signal(record.pid, 'SIGKILL');
-    stopped.push(name);
+  const release = lockGrid(dir);
+  try {
+    return await down(home, dir, purge);
+  } finally {
+    release(); // gone with the folder after a purge: nothing to release then
   }
-  if (purge) rmSync(dir, { recursive: true, force: true });
-  else writeGridState(dir, { services: {} });
-  return stopped;
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // It ended between the check and the signal: nothing left to stop.
+async function down(home: string, dir: string, purge: boolean): Promise<string[]> {
+  const state: GridState = readGridState(dir);
+  const stopped: string[] = [];
+  for (const [name, record] of Object.entries(state.services))
+    if (record.namespace === undefined && (await stopRecorded(record))) stopped.push(name);
+  if (state.netns) {
+    for (const [name, record] of Object.entries(state.services))
+      if (record.namespace !== undefined && isGridProcess(record)) stopped.push(name);
+    try {
+      await teardownRun(state.netns.run);
+    } catch (err) {
+      // Gone already (a reboot clears /run, and the processes with it): nothing left to remove.
+      if (!(err instanceof VdcError && err.code === 'GRID_RUN_NOT_FOUND')) throw err;
+    }
   }
+  if (purge) {
+    rmSync(dir, { recursive: true, force: true });
+    if (state.nodesData) {
+      rmSync(state.nodesData, { recursive: true, force: true });
+      try {
+        rmdirSync(dirname(state.nodesData)); // /var/lib/vdc-grid, when no other grid uses it
+      } catch {
+        // Another grid's data is there (or it is gone already): it stays.
+      }
+    }
+    forgetLedgerPin(home, state.ledgerKey);
+  } else {
+    const { netns: _gone, ...kept } = state;
+    writeGridState(dir, { ...kept, services: {} });
+  }
+  return stopped;
 }

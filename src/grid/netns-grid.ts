@@ -1,15 +1,12 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../core/assert.ts';
 import { VdcError } from '../core/errors.ts';
 import { toHex } from '../core/hex.ts';
-import { httpJson } from '../core/http-client.ts';
-import { loadOrCreateLedgerKey, signEnrolGrant } from '../ledger/index.ts';
+import { loadOrCreateLedgerKey } from '../ledger/index.ts';
 import { loadNodeIdentity } from '../node/index.ts';
-import { GridNode, nodePaths, VDC_BIN } from './grid-node.ts';
+import { GridNode, VDC_BIN } from './grid-node.ts';
 import {
   createGridTwin,
   type GridTwin,
@@ -19,6 +16,19 @@ import {
 } from './grid-twin.ts';
 import type { NetnsProcess } from './netns-process.ts';
 import { type NetnsHost, NetnsRun } from './netns-run.ts';
+import {
+  LEDGER_PORT,
+  ledgerAnswers,
+  ledgerServeArgs,
+  nodePaths,
+  nodeServeArgs,
+  RELAY_PORT,
+  relayServeArgs,
+  serviceEnv,
+  tcpOpen,
+  untilReady,
+  writeEnrolGrant,
+} from './netns-services.ts';
 
 /*
  * A whole grid on one machine as root (DESIGN §13, docs/grid.md): a bridge the host
@@ -29,10 +39,7 @@ import { type NetnsHost, NetnsRun } from './netns-run.ts';
  * process of the run; if the test process dies instead, the next grid's sweep does.
  */
 
-const LEDGER_PORT = 8330;
-const RELAY_PORT = 8331;
 const DEFAULT_READY_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 export interface GridNodeSpec {
   /** extra `vdc node serve` flags for this node, e.g. ['--fence-after', '5'] */
@@ -88,41 +95,6 @@ export interface NetnsGrid {
   teardown(): Promise<void>;
 }
 
-function baseEnv(home: string): Record<string, string> {
-  return {
-    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: home,
-    VDC_HOME: home,
-  };
-}
-
-async function until(
-  what: string,
-  proc: NetnsProcess,
-  timeoutMs: number,
-  probe: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (!proc.running || Date.now() > deadline)
-      fail(
-        'GRID_START_FAILED',
-        `${what} ${proc.running ? `did not answer within ${Math.round(timeoutMs / 1000)} s` : `exited with ${proc.exitCode}`}; the tail of ${proc.log}:\n${proc.tail(20)}`,
-      );
-    await sleep(100);
-  }
-}
-
-function tcpOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port }, () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /**
  * Starts a grid: bridge, core namespace with ledger and relay, farmer and user twins, a
  * farm, and `nodes` node namespaces each running a registered node agent.
@@ -169,47 +141,29 @@ export async function startNetnsGrid(opts: NetnsGridOptions): Promise<NetnsGrid>
       core,
       'ledger',
       VDC_BIN,
-      [
-        'ledger',
-        'serve',
-        '--store',
-        `sqlite:${join(coreDir, 'ledger.db')}`,
-        '--listen',
-        `${core.address}:${LEDGER_PORT}`,
-        '--key',
+      ledgerServeArgs({
+        listen: `${core.address}:${LEDGER_PORT}`,
+        db: join(coreDir, 'ledger.db'),
         keyFile,
-        ...(opts.ledgerHeartbeatMs === undefined
-          ? []
-          : ['--heartbeat', String(opts.ledgerHeartbeatMs)]),
-      ],
-      { log: join(coreDir, 'ledger.log'), env: baseEnv(join(coreDir, 'ledger-home')) },
+        heartbeatMs: opts.ledgerHeartbeatMs,
+      }),
+      { log: join(coreDir, 'ledger.log'), env: serviceEnv(join(coreDir, 'ledger-home')) },
     );
-    await until('the ledger', ledger, readyMs, () =>
-      httpJson(`${ledgerUrl}/v1/ledger`, { timeoutMs: 1000 }).then(
-        () => true,
-        () => false,
-      ),
-    );
+    await untilReady('the ledger', ledger, readyMs, () => ledgerAnswers(ledgerUrl));
     const relay = run.spawn(
       core,
       'relay',
       VDC_BIN,
-      [
-        'relay',
-        'serve',
-        '--listen',
-        `${core.address}:${RELAY_PORT}`,
-        '--ledger',
+      relayServeArgs({
+        listen: `${core.address}:${RELAY_PORT}`,
         ledgerUrl,
-        '--ledger-key',
         ledgerKey,
-        '--data',
-        join(coreDir, 'relay'),
-        ...(opts.relayArgs ?? []),
-      ],
-      { log: join(coreDir, 'relay.log'), env: baseEnv(join(coreDir, 'relay-home')) },
+        data: join(coreDir, 'relay'),
+        extra: opts.relayArgs,
+      }),
+      { log: join(coreDir, 'relay.log'), env: serviceEnv(join(coreDir, 'relay-home')) },
     );
-    await until('the relay', relay, readyMs, () => tcpOpen(core.address, RELAY_PORT));
+    await untilReady('the relay', relay, readyMs, () => tcpOpen(core.address, RELAY_PORT));
 
     const twinCtx: TwinContext = { ledgerUrl, ledgerKey, relayUrl, dir: twinsDir };
     const newTwin = async (label: string, made?: Promise<TwinKeys>): Promise<GridTwin> => {
@@ -232,7 +186,7 @@ export async function startNetnsGrid(opts: NetnsGridOptions): Promise<NetnsGrid>
     const nodes = specs.map((spec, i) => {
       const index = i + 1;
       const host = run.addHost(`node${index}`);
-      const paths = nodePaths(dir, host.label);
+      const paths = nodePaths(join(dir, 'nodes'), join(dir, 'nodes'), host.label);
       run.addContainerRoot(paths.crunRoot);
       const { identity } = loadNodeIdentity(paths.dataDir);
       // Containers' user namespaces walk down to their rootfs under the node's data
@@ -240,30 +194,22 @@ export async function startNetnsGrid(opts: NetnsGridOptions): Promise<NetnsGrid>
       for (const d of [dir, join(dir, 'nodes'), join(dir, 'nodes', host.label)])
         chmodSync(d, 0o711);
       const key = toHex(identity.signingPublicKey);
-      const grant = signEnrolGrant(farmer.identity, {
+      writeEnrolGrant(farmer.identity, {
         ledger: farmer.client.follower.ledger,
         farm,
         nodeKey: key,
-        expires: Date.now() + 7 * DAY_MS,
+        path: paths.grant,
       });
-      writeFileSync(paths.grant, `${JSON.stringify(grant)}\n`, { mode: 0o600 });
-      const args = (first: boolean) => [
-        'node',
-        'serve',
-        '--data',
-        paths.dataDir,
-        '--ledger',
-        ledgerUrl,
-        '--ledger-key',
-        ledgerKey,
-        '--relay',
-        relayUrl,
-        '--farm',
-        String(farm),
-        ...(first ? ['--grant', paths.grant] : []),
-        ...(opts.nodeArgs ?? []),
-        ...(spec.args ?? []),
-      ];
+      const args = (first: boolean) =>
+        nodeServeArgs({
+          dataDir: paths.dataDir,
+          ledgerUrl,
+          ledgerKey,
+          relayUrl,
+          farm,
+          grant: first ? paths.grant : undefined,
+          extra: [...(opts.nodeArgs ?? []), ...(spec.args ?? [])],
+        });
       return new GridNode({
         run,
         host,
@@ -272,7 +218,7 @@ export async function startNetnsGrid(opts: NetnsGridOptions): Promise<NetnsGrid>
         log: paths.log,
         key,
         args,
-        env: baseEnv(join(dir, 'nodes', host.label, 'home')),
+        env: serviceEnv(join(dir, 'nodes', host.label, 'home')),
         farmer,
         prober,
         readyTimeoutMs: readyMs,
@@ -310,7 +256,7 @@ export async function startNetnsGrid(opts: NetnsGridOptions): Promise<NetnsGrid>
           );
         return run.spawn(host, name, command, args, {
           log: join(dir, `${name}.log`),
-          env: baseEnv(join(dir, `${name}-home`)),
+          env: serviceEnv(join(dir, `${name}-home`)),
         });
       },
       logTails,

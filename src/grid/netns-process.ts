@@ -70,6 +70,14 @@ export class NetnsProcess {
     await this.exited;
   }
 
+  /**
+   * Lets this process end without waiting for the child: it runs on in its own session
+   * (the local grid of `vdc up` leaves its services running when the command returns).
+   */
+  unref(): void {
+    this.#child.unref();
+  }
+
   /** The last `lines` lines of its log. */
   tail(lines = 30): string {
     return tailOf(this.log, lines);

@@ -16,6 +16,7 @@ import {
   processIdentity,
   RECORD_VERSION,
   type RunRecord,
+  readRecord,
   recordPath,
   writeRecord,
 } from './run-record.ts';
@@ -49,6 +50,11 @@ export interface NetnsHost {
 }
 
 const liveRuns = new Set<NetnsRun>();
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0)
+    fail('GRID_NOT_ROOT', 'the namespace grid needs root (network namespaces, bridges, veths)');
+}
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -81,23 +87,24 @@ export class NetnsRun {
   readonly #processes: NetnsProcess[] = [];
   #closed = false;
 
-  private constructor(record: RunRecord, subnet: string) {
+  private constructor(record: RunRecord, subnet: string, hosts: readonly NetnsHost[] = []) {
     this.#record = record;
     this.id = record.run;
     this.prefix = record.prefix;
     this.bridge = `${record.prefix}br`;
     this.subnet = subnet;
     this.hostAddress = hostInSubnet(subnet, 1);
+    this.#hosts.push(...hosts);
   }
 
   /**
    * Sweeps stale runs, then makes a new run with its bridge. With `keep`, the run has no
    * owner: it outlives this process and ends only with teardown()/teardownRun().
+   * `subnet` is tried first when free (see pickSubnet).
    * @throws VdcError GRID_NOT_ROOT, GRID_NO_FREE_SUBNET, GRID_NETNS_COMMAND_FAILED
    */
-  static create(opts: { keep?: boolean } = {}): NetnsRun {
-    if (process.getuid?.() !== 0)
-      fail('GRID_NOT_ROOT', 'the namespace grid needs root (network namespaces, bridges, veths)');
+  static create(opts: { keep?: boolean; subnet?: string } = {}): NetnsRun {
+    requireRoot();
     sweepStaleRuns();
     const owner = opts.keep ? null : processIdentity(process.pid)!;
     const record: RunRecord = {
@@ -116,7 +123,7 @@ export class NetnsRun {
     writeRecord(record);
     let subnet: string;
     try {
-      subnet = pickSubnet(record);
+      subnet = pickSubnet(record, opts.subnet);
     } catch (err) {
       destroyRunSync(record);
       throw err;
@@ -153,6 +160,43 @@ export class NetnsRun {
       }
       return id;
     }
+  }
+
+  /**
+   * Takes up a kept run made by an earlier process (the local grid of `vdc up`): its
+   * record, and its hosts as that process described them (labels, addresses and links in
+   * the order they were added). New hosts and processes are recorded as before.
+   * @throws VdcError GRID_NOT_ROOT, GRID_RUN_NOT_FOUND when the record is gone or invalid,
+   *   or a host's namespace no longer exists (a reboot clears /run)
+   */
+  static resume(run: string, hosts: readonly NetnsHost[]): NetnsRun {
+    requireRoot();
+    const record = readRecord(run);
+    if (!record || record.subnet === null)
+      fail('GRID_RUN_NOT_FOUND', `no valid record of grid run ${run} (was the machine restarted?)`);
+    const present = new Set(listNamespaces());
+    const links = new Set(listLinks());
+    const missing = [
+      ...hosts.filter((h) => !present.has(h.namespace)).map((h) => h.namespace),
+      ...[`${record.prefix}br`, ...hosts.map((h) => h.link)].filter((l) => !links.has(l)),
+    ];
+    if (missing.length > 0)
+      fail('GRID_RUN_NOT_FOUND', `grid run ${run} lost ${missing.join(', ')}`);
+    for (const h of hosts)
+      if (!record.namespaces.includes(h.namespace) || !record.links.includes(h.link))
+        fail('GRID_RUN_NOT_FOUND', `grid run ${run} has no host ${h.namespace} in its record`);
+    return new NetnsRun(record, record.subnet, hosts);
+  }
+
+  /**
+   * Makes this run outlive its process: no owner in the record (so no sweep takes it) and
+   * no exit hook. It ends only with teardown()/teardownRun().
+   */
+  keep(): void {
+    if (this.#closed) fail('GRID_TORN_DOWN', `grid run ${this.id} was torn down: start a new one`);
+    this.#record.owner = null;
+    writeRecord(this.#record);
+    liveRuns.delete(this);
   }
 
   get hosts(): readonly NetnsHost[] {
@@ -259,6 +303,7 @@ export class NetnsRun {
     if (this.#closed) fail('GRID_TORN_DOWN', `grid run ${this.id} was torn down: start a new one`);
     if (!path.startsWith('/'))
       fail('GRID_NAME_INVALID', `a container root must be an absolute path, got ${path}`);
+    if (this.#record.containerRoots.includes(path)) return; // a resumed run has it already
     this.#record.containerRoots.push(path);
     writeRecord(this.#record);
   }

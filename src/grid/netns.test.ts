@@ -240,6 +240,44 @@ describe('network namespace runs', () => {
     );
   });
 
+  test('keep() drops the owner; resume() takes the run up again; a lost namespace is GRID_RUN_NOT_FOUND', async (t) => {
+    if (!ready(t)) return;
+    const run = NetnsRun.create();
+    t.after(() => teardownRun(run.id, 0).catch(() => {}));
+    const a = run.addHost('a');
+    assert.equal(readRecord(run.id)?.owner?.pid, process.pid);
+    run.keep();
+    assert.equal(readRecord(run.id)?.owner, null, 'kept: no sweep takes it');
+
+    // Another process (here: this one again) resumes it with the hosts it was told of.
+    const again = NetnsRun.resume(run.id, [a]);
+    assert.equal(again.subnet, run.subnet);
+    const b = again.addHost('b');
+    assert.equal(
+      b.address,
+      a.address.replace(/\.2$/, '.3'),
+      'the next address after the known hosts',
+    );
+    assert.deepEqual(readRecord(run.id)?.namespaces, [a.namespace, b.namespace]);
+
+    spawnSync('ip', ['netns', 'delete', b.namespace]);
+    assert.throws(
+      () => NetnsRun.resume(run.id, [a, b]),
+      (err) => err instanceof VdcError && err.code === 'GRID_RUN_NOT_FOUND',
+    );
+    await teardownRun(run.id, 0);
+    assert.deepEqual(leftovers(run.prefix), []);
+    assert.throws(
+      () => NetnsRun.resume(run.id, [a]),
+      (err) => err instanceof VdcError && err.code === 'GRID_RUN_NOT_FOUND',
+    );
+
+    // The /24 it had is asked for again, and given while it is free.
+    const next = NetnsRun.create({ subnet: run.subnet });
+    t.after(() => next.teardown(0));
+    assert.equal(next.subnet, run.subnet);
+  });
+
   test("kills the containers a node left running, found in crun's state, and only those", async (t) => {
     if (!ready(t)) return;
     // Stand-ins for container inits: not our namespace's, not our group's, as crun's are.

@@ -55,15 +55,28 @@ export function hostInSubnet(subnet: string, n: number): string {
   return toAddress(toInt(subnet.split('/')[0]!) + n);
 }
 
+/** The slot of `10.a.b.0/24` in 10.128.0.0/10, or undefined for anything else. */
+function slotOf(subnet: string | undefined): number | undefined {
+  const m = subnet === undefined ? null : /^(10\.[0-9]{1,3}\.[0-9]{1,3}\.0)\/24$/.exec(subnet);
+  if (!m) return undefined;
+  const slot = (toInt(m[1]!) - BASE) / 256;
+  return Number.isInteger(slot) && slot >= 0 && slot < SLOTS ? slot : undefined;
+}
+
 /**
  * Picks and locks a free /24 for `record`'s run, writing it into the record first.
+ * `preferred` (a /24 of 10.128.0.0/10) is tried first: the local grid of `vdc up` asks
+ * for the one it had, because its addresses are written on the ledger (the relay nodes
+ * registered with, the gateway's tunnel address).
  * @throws VdcError GRID_NO_FREE_SUBNET
  */
-export function pickSubnet(record: RunRecord): string {
+export function pickSubnet(record: RunRecord, preferred?: string): string {
   const taken = hostIpv4Prefixes();
   const seed = Number.parseInt(record.run, 16);
+  const first = slotOf(preferred);
   for (let i = 0; i < TRIES; i++) {
-    const slot = (seed + i * 4099) % SLOTS; // 4099 is prime: the tries spread over the whole /10
+    // 4099 is prime: the tries spread over the whole /10
+    const slot = i === 0 && first !== undefined ? first : (seed + i * 4099) % SLOTS;
     const start = (BASE + slot * 256) >>> 0;
     const range = { start, end: start + 255 };
     if (taken.some((cidr) => overlaps(range, cidr))) continue;

@@ -10,4 +10,7 @@ export const GRID_CODES = {
   GRID_TORN_DOWN: 'conflict',
   GRID_TEARDOWN_INCOMPLETE: 'internal',
   GRID_RUN_NOT_FOUND: 'not-found',
+  GRID_PREREQUISITE_MISSING: 'unavailable',
+  GRID_DEMO_FAILED: 'unavailable',
+  GRID_BUSY: 'conflict',
 } as const satisfies Record<string, ErrorKind>;
