@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,6 +150,21 @@ describe('a gateway workload’s certificate in the deploy file', () => {
       refused('DEPLOY_TLS_INVALID', /unknown field 'pass'/),
     );
     assert.throws(() => loadGatewayTls('x', 'tls', dir), refused('DEPLOY_TLS_INVALID', /tls/));
+    // A name that is not a regular file of a sane size is refused before a byte is read.
+    execFileSync('mkfifo', [join(dir, 'pipe')]);
+    assert.throws(
+      () => parse({ cert: 'pipe', key: a.key }),
+      refused('DEPLOY_TLS_INVALID', /not a regular file/),
+    );
+    assert.throws(
+      () => parse({ cert: '/dev/zero', key: a.key }),
+      refused('DEPLOY_TLS_INVALID', /not a regular file/),
+    );
+    writeFileSync(join(dir, 'huge.crt'), Buffer.alloc(4 * 2 ** 20, 0x41));
+    assert.throws(
+      () => parse({ cert: 'huge.crt', key: a.key }),
+      refused('DEPLOY_TLS_INVALID', /larger than/),
+    );
   });
 
   test('checks the certificate against the name on the user’s view of the ledger', async (t) => {

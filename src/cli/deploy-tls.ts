@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { assertExactKeys, assertObject, fail } from '../core/assert.ts';
+import { VdcError } from '../core/errors.ts';
 import type { Projection } from '../ledger/index.ts';
 import type { Workload } from '../node/index.ts';
 import type { DeployFile } from './deploy-file.ts';
@@ -37,8 +38,16 @@ function pemOrFile(value: string, label: string, dir: string, max: number): stri
   if (!value.trimStart().startsWith('-----BEGIN ')) {
     const path = resolve(dir, value);
     try {
+      // A regular file of a sane size before reading: not a FIFO, a device or a huge file.
+      const st = statSync(path);
+      if (!st.isFile() || st.size > max)
+        fail(
+          'DEPLOY_TLS_INVALID',
+          `'${label}' names ${path}, which is ${st.isFile() ? `larger than ${max} bytes` : 'not a regular file'}: give PEM text or a PEM file`,
+        );
       text = readFileSync(path, 'utf8');
     } catch (err) {
+      if (err instanceof VdcError) throw err;
       fail(
         'DEPLOY_TLS_INVALID',
         `'${label}' names ${path}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): give PEM text or a readable file, relative to the deploy file`,

@@ -79,7 +79,9 @@ export function tunnelCommand(io: CliIo, deps: TunnelCommandDeps = {}): Command 
       void client.follower.follow(follow.signal).catch(() => {});
       const tunnel = startTunnel({
         view: () => client.follower.view,
-        sync: () => client.follower.sync(),
+        // bounded: a slow ledger must not hold the handshake past the gateway's patience
+        sync: () =>
+          Promise.race([client.follower.sync(), new Promise((r) => setTimeout(r, 5_000).unref())]),
         ledger: client.follower.ledger,
         identity,
         name: opts.name,

@@ -56,9 +56,11 @@ export interface OpenTunnel {
   closed: Promise<void>;
   close(): void;
   session: ServerHttp2Session;
-  /** the gateway's id and the tunnel key SPKI hash this connection was pinned to */
+  /** the gateway's id, the key SPKI hash this connection was pinned to, and where it dialed */
   gateway: number;
   spkiSha256: string;
+  /** the registered tunnel address dialed; undefined when `address` overrode it */
+  tunnelAddress: string | undefined;
 }
 
 /** Parses HOST:PORT (IPv6 in brackets). @throws VdcError `code` */
@@ -88,6 +90,34 @@ function gatewayFor(opts: TunnelOptions) {
   const gateway = view.gateway(id);
   if (!gateway) fail('GATEWAY_UNKNOWN', `gateway ${id} is not registered on this ledger`);
   return gateway;
+}
+
+/**
+ * The private key of a name goes only to the gateway the name is on, in http mode, pinning
+ * this certificate — in our own view of the ledger, whatever a deployment or a flag says,
+ * so a wrong gateway id or a name switched to passthrough never receives it. The codes are
+ * the ones the gateway would answer.
+ * @throws VdcError TUNNEL_NAME_UNKNOWN, TUNNEL_CERT_NOT_HTTP, TUNNEL_CERT_NOT_PINNED
+ */
+async function checkCertPinned(opts: TunnelOptions, gateway: number, sha256: string) {
+  const refusal = (): [ErrorCode, string] | undefined => {
+    const record = opts.view().name(opts.name);
+    if (record?.gateway !== gateway)
+      return ['TUNNEL_NAME_UNKNOWN', `name ${opts.name} is not on gateway ${gateway}`];
+    if (record.mode !== 'http')
+      return ['TUNNEL_CERT_NOT_HTTP', `name ${opts.name} is in ${record.mode} mode, not http`];
+    if (record.rules.tlsCertSha256 !== sha256)
+      return [
+        'TUNNEL_CERT_NOT_PINNED',
+        `name ${opts.name} does not pin certificate ${sha256.slice(0, 16)}…: update its rules.tlsCertSha256 first`,
+      ];
+    return undefined;
+  };
+  if (!refusal()) return;
+  await opts.sync?.();
+  const still = refusal();
+  if (still)
+    fail(still[0], `${still[1]} (this view of the ledger), so its private key is not sent`);
 }
 
 /**
@@ -135,16 +165,20 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
           .update(new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' }))
           .digest('hex')
       : '';
-    let pinned = gateway.tunnelSpkiSha256;
+    // Read after the handshake, not before: a handshake stalled past a gateway.update must
+    // meet the key the ledger pins now.
+    const pinNow = () => opts.view().gateway(gateway.id)?.tunnelSpkiSha256 ?? '';
+    let pinned = pinNow();
     if (spki !== pinned && opts.sync) {
       await opts.sync();
-      pinned = opts.view().gateway(gateway.id)?.tunnelSpkiSha256 ?? pinned;
+      pinned = pinNow();
     }
     if (spki !== pinned)
       fail(
         'TUNNEL_PIN_MISMATCH',
         `the gateway at ${addr.host}:${addr.port} presented key ${spki.slice(0, 16) || 'none'}…, but the ledger pins ${pinned.slice(0, 16)}… for gateway ${gateway.id}: it is not that gateway`,
       );
+    if (tls) await checkCertPinned(opts, gateway.id, tls.sha256);
     const exporter = socket.exportKeyingMaterial(
       TUNNEL_EXPORTER_BYTES,
       TUNNEL_EXPORTER_LABEL,
@@ -197,6 +231,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
     session,
     gateway: gateway.id,
     spkiSha256: spki,
+    tunnelAddress: opts.address ? undefined : gateway.tunnelAddress,
     close() {
       session.destroy();
       socket.destroy();
@@ -207,6 +242,9 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
 /** Refusals that retrying cannot change: the client stops and reports them. */
 export function isPermanentRefusal(err: VdcError): boolean {
   if (err.code === 'TUNNEL_CERT_EXPIRED') return true; // waiting does not renew it
+  // Nothing was sent, and the ledger may pin the presented key in a moment (a gateway
+  // re-keyed while our view caught up): retried with backoff, each try logged.
+  if (err.code === 'TUNNEL_PIN_MISMATCH') return false;
   return ['unauthorized', 'forbidden', 'not-found', 'invalid', 'usage'].includes(err.kind);
 }
 
@@ -249,12 +287,15 @@ export function startTunnel(
         // gateway, so a connection pinned to it is dropped and the loop pins the new one.
         let why: string | undefined;
         const repin = setInterval(() => {
-          let pinned: string | undefined;
+          let now: { tunnelSpkiSha256: string; tunnelAddress: string } | undefined;
           try {
-            pinned = opts.view().gateway(open.gateway)?.tunnelSpkiSha256;
+            now = opts.view().gateway(open.gateway);
           } catch {} // a view that caught its ledger lying pins nothing
-          if (pinned === open.spkiSha256) return;
-          why = 'the ledger pins another key for the gateway now';
+          if (now?.tunnelSpkiSha256 !== open.spkiSha256)
+            why = 'the ledger pins another key for the gateway now';
+          else if (open.tunnelAddress !== undefined && now.tunnelAddress !== open.tunnelAddress)
+            why = `the gateway moved to ${now.tunnelAddress}`;
+          else return;
           open.close();
         }, opts.repinCheckMs ?? 2_000);
         await open.closed.finally(() => clearInterval(repin));

@@ -103,3 +103,19 @@ test('agents racing in separate processes, over free and abandoned slots, never 
   );
   assert.equal(readdirSync(registry).filter((f) => f.endsWith('.reclaim')).length, 0);
 });
+
+test('a claim names its folder absolutely: an agent elsewhere never takes it for gone', (t) => {
+  const { dir, registry, node } = setup(t);
+  node('a');
+  const here = process.cwd();
+  t.after(() => process.chdir(here));
+  process.chdir(dir);
+  const a = new UidSlots(registry, join('a', 'containers'), 10);
+  assert.equal(a.claim('c1-web'), 0);
+  process.chdir(tmpdir());
+  const b = new UidSlots(registry, node('b'), 10);
+  assert.equal(b.claim('c1-web'), 1, "a's claim is live, wherever b runs");
+  const again = new UidSlots(registry, join('a', 'containers'), 10);
+  again.prune(new Map()); // a relative path meaning another folder here: not a's claims
+  assert.equal(b.claim('c2-x'), 2);
+});

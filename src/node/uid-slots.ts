@@ -6,7 +6,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fail } from '../core/assert.ts';
 
 /*
@@ -35,7 +35,8 @@ export class UidSlots {
   /** `node` is this agent's containers folder: it names the claims it holds. */
   constructor(dir: string, node: string, max: number) {
     this.#dir = dir;
-    this.#node = node;
+    // Absolute: another agent judges the claim from its own working directory.
+    this.#node = resolve(node);
     this.#max = max;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }

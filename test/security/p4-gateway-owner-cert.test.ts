@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../src/core/error-codes.ts';
 import {
   DOMAIN,
@@ -11,7 +12,8 @@ import {
   startEchoBackend,
   startGatewayGrid,
 } from '../../src/gateway/gateway-test-kit.ts';
-import { certSha256, makeSelfSignedCert } from '../../src/gateway/index.ts';
+import { certSha256, makeSelfSignedCert, openTunnel } from '../../src/gateway/index.ts';
+import { TUNNEL_ALPN } from '../../src/gateway/tunnel-server.ts';
 import type { NameRecord } from '../../src/ledger/index.ts';
 import { hasCode, waitFor } from '../support/node-fixture.ts';
 import { requireCommand } from '../support/requirements.ts';
@@ -181,4 +183,56 @@ test('a new pin on the name contract closes the tunnel that presented the old ce
   // Reconnecting with the old certificate is refused, so the client stops.
   await assert.rejects(run.done, hasCode('TUNNEL_CERT_NOT_PINNED'));
   assert.equal(run.connects, 1);
+});
+
+test('the private key goes only where the name pins its certificate: checked before a byte is sent', async (t) => {
+  if (!requireCommand(t, 'openssl')) return;
+  const g = await startGatewayGrid(t);
+  const host = `shop.${DOMAIN}`;
+  const pinned = makeCert(g, { san: host });
+  const other = makeCert(g, { san: host });
+  await g.registerName(g.user, 'shop', 'http', { tlsCertSha256: pinned.sha256 });
+  await g.registerName(g.user, 'open', 'tls-passthrough');
+  await g.sync();
+  // A listener holding the gateway's own tunnel key (so the pin passes) that keeps every byte.
+  let received = Buffer.alloc(0);
+  const sink = createTlsServer(
+    {
+      key: readFileSync(join(g.dir, 'tunnel.key')),
+      cert: readFileSync(join(g.dir, 'tunnel.crt')),
+      ALPNProtocols: [TUNNEL_ALPN],
+    },
+    (s) => {
+      s.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+      });
+      s.on('error', () => {});
+    },
+  );
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  t.after(() => sink.close());
+  const at = { host: '127.0.0.1', port: (sink.address() as AddressInfo).port };
+  const backend = await startEchoBackend(t);
+  const open = (name: string, tls: Pem) =>
+    openTunnel({
+      view: () => g.user.client.follower.view,
+      sync: () => g.user.client.follower.sync(),
+      ledger: g.user.client.follower.ledger,
+      identity: g.user.identity,
+      name,
+      address: at,
+      to: { host: '127.0.0.1', port: backend.port },
+      tls,
+      handshakeMs: 500,
+    });
+  // Another certificate than the pin, and a name in passthrough: refused here, nothing sent.
+  await assert.rejects(open('shop', other), hasCode('TUNNEL_CERT_NOT_PINNED'));
+  await assert.rejects(open('open', pinned), hasCode('TUNNEL_CERT_NOT_HTTP'));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received.length, 0, 'no hello and no key left the client');
+  // The control: for its name, the pinned certificate and its key are sent (the sink, which
+  // holds the gateway's key, reads them; it never answers).
+  await assert.rejects(open('shop', pinned));
+  const key = pinned.key.toString().split('\n')[1]!;
+  assert.ok(received.toString('latin1').includes(key), 'the certificate frame, key included');
 });

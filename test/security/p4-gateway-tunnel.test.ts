@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -292,4 +293,73 @@ test('a hello signed by a key the ledger does not know is refused', async (t) =>
   s.destroy();
   assert.deepEqual([answer.ok, answer.code], [false, 'TUNNEL_NOT_NAME_OWNER']);
   assert.equal(g.gateway.pool.count('keyed'), 0);
+});
+
+test('a gateway moved with its key (gateway.update of the address) takes its open tunnels along', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await g.registerName(g.user, 'roams', 'http');
+  // The gateway's new home: the same tunnel key at another address, keeping what it reads.
+  let received = 0;
+  const moved = createTlsServer(
+    {
+      key: readFileSync(join(g.dir, 'tunnel.key')),
+      cert: readFileSync(join(g.dir, 'tunnel.crt')),
+      ALPNProtocols: [TUNNEL_ALPN],
+    },
+    (s) => {
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      s.on('error', () => {});
+    },
+  );
+  await new Promise<void>((r) => moved.listen(0, '127.0.0.1', r));
+  t.after(() => moved.close());
+  const run = g.tunnel(g.user, 'roams', backend.port, { repinCheckMs: 100 });
+  t.after(() => run.stop());
+  await waitFor('the tunnel', () => g.gateway.pool.count('roams') === 1);
+  await g.operator.client.submit(g.operator.identity, 'gateway.update', {
+    gateway: g.gatewayId,
+    tunnelAddress: `127.0.0.1:${(moved.address() as AddressInfo).port}`,
+    tunnelSpkiSha256: g.cert.spkiSha256,
+  });
+  await g.sync();
+  await waitFor('the tunnel to leave the old address', () => g.gateway.pool.count('roams') === 0);
+  await waitFor('the hello at the new address', () => received > 0);
+});
+
+test('a key the view does not pin is retried, never trusted: nothing is sent, the client keeps trying', async (t) => {
+  const g = await startGatewayGrid(t);
+  const backend = await startEchoBackend(t);
+  await g.registerName(g.user, 'patient', 'http');
+  const impostor = loadOrCreateTunnelCert(join(g.dir, 'imp.key'), join(g.dir, 'imp.crt'), DOMAIN);
+  let received = 0;
+  const fake = createTlsServer(
+    { key: impostor.key, cert: impostor.cert, ALPNProtocols: [TUNNEL_ALPN] },
+    (s) => {
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      s.on('error', () => {});
+    },
+  );
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  t.after(() => fake.close());
+  const codes: unknown[] = [];
+  const run = g.tunnel(g.user, 'patient', backend.port, {
+    address: { host: '127.0.0.1', port: (fake.address() as AddressInfo).port },
+    onEvent: (event: string, fields: Record<string, unknown>) => {
+      if (event === 'retry') codes.push(fields['code']);
+    },
+    maxBackoffMs: 200,
+  } as never);
+  await waitFor('two refused tries', () => codes.length >= 2);
+  run.stop();
+  await run.done; // stopped, not rejected: a pin mismatch is not final
+  assert.ok(
+    codes.every((c) => c === 'TUNNEL_PIN_MISMATCH'),
+    String(codes),
+  );
+  assert.equal(received, 0, 'nothing reached the unpinned key');
 });
