@@ -4,8 +4,10 @@ import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
 import { vdcHome } from '../core/vdc-home.ts';
 import {
+  checkGridFolder,
   DEFAULT_NODES,
   type GridStatus,
+  gridDir,
   gridDown,
   gridStatus,
   gridUp,
@@ -53,6 +55,8 @@ export function gridCommands(io: CliIo): Command[] {
     .action(async (opts: { nodes: string; json?: boolean }) => {
       const nodes = nodeCount(opts.nodes);
       const home = vdcHome(io.env);
+      const root = process.getuid?.() === 0;
+      checkGridFolder(gridDir(home)); // as root, before anything is made or read there
       const keystore = join(home, 'identity.json');
       let identity: Identity;
       let passphrase: string;
@@ -72,6 +76,7 @@ export function gridCommands(io: CliIo): Command[] {
         identity,
         passphrase,
         nodes,
+        root,
         say: (line) => io.err(`${line}\n`),
       });
       const ledger = status.services['ledger']!.address;

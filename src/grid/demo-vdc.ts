@@ -4,7 +4,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../core/assert.ts';
-import type { LedgerClient } from '../ledger/index.ts';
+import type { Identity } from '../identity/index.ts';
+import type { Contract, LedgerClient } from '../ledger/index.ts';
+import { openForOwner } from '../node/index.ts';
 import type { GatewayUp } from './grid-gateway.ts';
 import { VDC_BIN } from './grid-node.ts';
 import type { DemoRecord } from './grid-state.ts';
@@ -128,15 +130,45 @@ function active(client: LedgerClient, contract: number): boolean {
 }
 
 /**
- * Registers the demo name and deploys the demo as the user, unless the grid's record says
- * it is applied and its contract is still active; then waits until the page answers
- * through the gateway.
+ * An active contract of the user on one of the grid's nodes holding the demo (its `gateway`
+ * workload exposes DEMO_NAME on `gateway`), found in the user's verified view and read from
+ * the owner's copy the contract carries: a deployment an earlier `up` made but did not get
+ * to record (it crashed between `vdc deploy` and writing grid.json).
+ */
+export function findDemoContract(
+  client: LedgerClient,
+  o: { identity: Identity; twin: number; gateway: number; nodes: readonly number[] },
+): Contract | undefined {
+  const view = client.follower.view;
+  for (const c of view.contractsOfTwin(o.twin)) {
+    if (!o.nodes.includes(c.node) || !active(client, c.id)) continue;
+    try {
+      const copy = openForOwner(c.deployment, o.identity, c);
+      const workloads = copy.deployment.workloads;
+      const exposed = workloads.some(
+        (w) =>
+          w.kind === 'gateway' && w.spec['name'] === DEMO_NAME && w.spec['gateway'] === o.gateway,
+      );
+      if (exposed && workloads.some((w) => w.name === 'web' && w.kind === 'container')) return c;
+    } catch {
+      // Not a copy this identity opens: not the demo.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Registers the demo name and deploys the demo as the user, unless the grid's record (or,
+ * lacking it, the ledger) says it is applied and its contract is still active; then waits
+ * until the page answers through the gateway.
  * @throws VdcError GRID_DEMO_FAILED with the command's own error (its code and message)
  */
 export async function applyDemo(
   ctx: GridContext,
   o: {
     client: LedgerClient;
+    /** the user: their copy of each contract tells whether it is the demo */
+    identity: Identity;
     twin: number;
     /** the user's `vdc` environment: VDC_HOME and VDC_PASSPHRASE */
     userEnv: Record<string, string>;
@@ -153,6 +185,28 @@ export async function applyDemo(
   const known = ctx.state.demo;
   if (known && known.gateway === o.gateway.id && active(o.client, known.contract)) {
     const record = { ...known, url };
+    ctx.state.demo = record;
+    ctx.save();
+    await waitForPage(o.gateway, record);
+    return record;
+  }
+  const found = findDemoContract(o.client, {
+    identity: o.identity,
+    twin: o.twin,
+    gateway: o.gateway.id,
+    nodes: o.nodes.map((n) => n.id),
+  });
+  if (found) {
+    ctx.say(
+      `the demo is on the ledger already (contract ${found.id}, node ${found.node}): keeping it`,
+    );
+    const record: DemoRecord = {
+      name: DEMO_NAME,
+      gateway: o.gateway.id,
+      node: found.node,
+      contract: found.id,
+      url,
+    };
     ctx.state.demo = record;
     ctx.save();
     await waitForPage(o.gateway, record);

@@ -79,6 +79,9 @@ export async function upGateway(
         join(dir, 'tunnel.key'),
         '--farm',
         String(op.farm),
+        // Its tunnel address moves with the grid's /24 (or its key file may have been lost):
+        // the registration follows (gateway.update), keeping the gateway's id and names.
+        '--update-registration',
       ],
       env: serviceEnv(op.home, { VDC_PASSPHRASE: op.passphrase }),
       address: `http://127.0.0.1:${httpPort}`,

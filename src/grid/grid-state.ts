@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertObject } from '../core/assert.ts';
+import { assertObject, fail } from '../core/assert.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { parseJson } from '../core/strict-json.ts';
 import { isAlive, processIdentity } from './run-record.ts';
@@ -68,8 +68,15 @@ export function readGridState(gridDir: string): GridState {
   assertObject(doc, path);
   const services = doc['services'];
   assertObject(services, `${path}: services`);
-  // Written by this module only (0600 in a 0700 folder): the shape is trusted once the
-  // document parses; what it names is checked before use (pids by start time, runs by record).
+  // Written by this module only (0600 in a 0700 folder, root's alone when root reads it:
+  // grid-folder.ts): the shape is trusted once the document parses and the pids are pids;
+  // what it names is checked before use (pids by start time, runs by record, the nodes'
+  // data folder against the one derived from the grid folder).
+  for (const [name, record] of Object.entries(services)) {
+    const r = record as Partial<ServiceRecord> | null;
+    if (!r || !Number.isSafeInteger(r.pid) || r.pid! < 2 || typeof r.startTicks !== 'string')
+      fail('GRID_STATE_INVALID', `${path}: the service ${name} has no valid pid and start time`);
+  }
   return {
     ...(doc as unknown as GridState),
     services: services as unknown as Record<string, ServiceRecord>,

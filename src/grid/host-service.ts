@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +8,7 @@ import { freeLoopbackPort } from '../core/free-port.ts';
 import { httpJson } from '../core/http-client.ts';
 import { VDC_BIN } from './grid-node.ts';
 import { isGridProcess, processStartTicks, type ServiceRecord } from './grid-state.ts';
-import { tailOf } from './netns-process.ts';
+import { openLog, tailOf } from './netns-process.ts';
 
 /*
  * A service of the local grid that runs in the host's own network namespace: the ledger
@@ -27,8 +27,11 @@ export interface HostServiceSpec {
   env?: Record<string, string>;
   /** what a person or client connects to, shown in `vdc status` */
   address: string;
-  /** readiness: the ledger's description over HTTP, or a TCP connect to `host:port` */
-  probe: { http: string } | { tcp: { host: string; port: number } };
+  /**
+   * readiness: the ledger's description over HTTP (with `key`, only when it presents that
+   * key: another ledger that took the port first is not this one), or a TCP connect
+   */
+  probe: { http: string; key?: string } | { tcp: { host: string; port: number } };
   log: string;
 }
 
@@ -48,7 +51,7 @@ export async function freePort(preferred: number): Promise<number> {
 async function answers(probe: HostServiceSpec['probe']): Promise<boolean> {
   if ('http' in probe)
     return httpJson(`${probe.http}/v1/ledger`, { timeoutMs: 1000 }).then(
-      () => true,
+      (doc) => probe.key === undefined || (doc as { key?: unknown }).key === probe.key,
       () => false,
     );
   return new Promise((resolve) => {
@@ -66,7 +69,7 @@ async function answers(probe: HostServiceSpec['probe']): Promise<boolean> {
  */
 export async function startHostService(spec: HostServiceSpec): Promise<ServiceRecord> {
   mkdirSync(dirname(spec.log), { recursive: true, mode: 0o700 });
-  const out = openSync(spec.log, 'a', 0o600);
+  const out = openLog(spec.log);
   let spawnError: Error | undefined;
   const child = spawn(VDC_BIN, spec.args, {
     detached: true,

@@ -2,6 +2,7 @@
 
 export { type BuiltImage, buildBusyboxImage, fileSha256 } from './busybox-image.ts';
 export { DEMO_NAME, getThroughGateway } from './demo-vdc.ts';
+export { checkGridFolder } from './grid-folder.ts';
 export { GRID_DOMAIN } from './grid-gateway.ts';
 export { GridNode } from './grid-node.ts';
 export { GridTwin } from './grid-twin.ts';

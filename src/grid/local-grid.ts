@@ -1,15 +1,17 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VdcError } from '../core/errors.ts';
+import { freeLoopbackPort } from '../core/free-port.ts';
 import { toHex } from '../core/hex.ts';
 import { readConfig, writeConfig } from '../core/vdc-config.ts';
 import type { Identity } from '../identity/index.ts';
 import { LedgerClient, ledgerId, loadOrCreateLedgerKey } from '../ledger/index.ts';
 import { applyDemo } from './demo-vdc.ts';
+import { checkGridFolder } from './grid-folder.ts';
 import { upGateway } from './grid-gateway.ts';
 import { lockGrid } from './grid-lock.ts';
 import { upOperator } from './grid-operator.ts';
-import { GRID_SERVICES, serviceHint } from './grid-services.ts';
+import { GRID_SERVICES, type GridService, serviceHint } from './grid-services.ts';
 import {
   type DemoRecord,
   type GridState,
@@ -22,6 +24,8 @@ import { freePort, startHostService, stopRecorded } from './host-service.ts';
 import {
   checkPrerequisites,
   type GridContext,
+  gridNodesData,
+  isNodesDataDir,
   upCore,
   upImages,
   upNodes,
@@ -55,6 +59,11 @@ export interface GridUpOptions {
   passphrase: string;
   /** nodes of root's grid; default 2 */
   nodes?: number;
+  /**
+   * Root's grid (namespaces, nodes, the gateway, the demo) or the loopback one (the ledger
+   * and the relay on 127.0.0.1). The command passes whether it runs as root.
+   */
+  root: boolean;
   /** progress, one line at a time */
   say?: (line: string) => void;
 }
@@ -71,10 +80,6 @@ export interface GridUpResult {
 
 export function gridDir(home: string): string {
   return join(home, 'grid');
-}
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
 }
 
 /** The user's twin, registered unless it exists. */
@@ -101,6 +106,37 @@ async function ensureTwinAndFarm(
   return { twin, farm };
 }
 
+/**
+ * Starts a loopback service on its preferred port when free, else on a free one. A port
+ * found free can be taken before the service binds it (another grid starting at the same
+ * time): the service then exits, and it is tried once more on another port.
+ */
+async function startOnFreePort(
+  ctx: GridContext,
+  service: GridService,
+  addresses: Readonly<Record<string, string>>,
+): Promise<ServiceRecord> {
+  for (let attempt = 0; ; attempt++) {
+    const port = attempt === 0 ? await freePort(service.preferredPort) : await freeLoopbackPort();
+    const address = service.address(port);
+    try {
+      return await startHostService({
+        name: service.name,
+        args: service.args(ctx.dir, port, addresses),
+        address,
+        probe:
+          service.probe === 'http'
+            ? { http: address, ...(ctx.state.ledgerKey ? { key: ctx.state.ledgerKey } : {}) }
+            : { tcp: { host: '127.0.0.1', port } },
+        log: join(ctx.dir, service.name, `${service.name}.log`),
+      });
+    } catch (err) {
+      if (attempt > 0 || !(err instanceof VdcError && err.code === 'GRID_START_FAILED')) throw err;
+      ctx.say(`the ${service.name} did not come up on port ${port}: trying another port`);
+    }
+  }
+}
+
 /** Without root: the ledger and the relay on loopback. */
 async function upLoopback(ctx: GridContext): Promise<string> {
   const addresses: Record<string, string> = {};
@@ -111,15 +147,7 @@ async function upLoopback(ctx: GridContext): Promise<string> {
     let record = ctx.state.services[service.name];
     if (!record || !isGridProcess(record)) {
       ctx.say(`starting ${service.name}…`);
-      const port = await freePort(service.preferredPort);
-      const address = service.address(port);
-      record = await startHostService({
-        name: service.name,
-        args: service.args(ctx.dir, port, addresses),
-        address,
-        probe: service.probe === 'http' ? { http: address } : { tcp: { host: '127.0.0.1', port } },
-        log: join(ctx.dir, service.name, `${service.name}.log`),
-      });
+      record = await startOnFreePort(ctx, service, addresses);
       ctx.state.services[service.name] = record;
       ctx.save();
     }
@@ -131,12 +159,14 @@ async function upLoopback(ctx: GridContext): Promise<string> {
 /**
  * Brings the local grid up, keeping what runs, and registers (as root: deploys) only what
  * is not there yet.
- * @throws VdcError GRID_BUSY, GRID_PREREQUISITE_MISSING, GRID_START_FAILED, GRID_DEMO_FAILED,
+ * @throws VdcError GRID_FOLDER_UNSAFE (as root, a folder not root's alone), GRID_STATE_INVALID,
+ *   GRID_BUSY, GRID_PREREQUISITE_MISSING, GRID_SUBNET_MOVED, GRID_START_FAILED, GRID_DEMO_FAILED,
  *   GRID_NETNS_COMMAND_FAILED, GRID_NO_FREE_SUBNET, and the ledger's codes
  */
 export async function gridUp(home: string, opts: GridUpOptions): Promise<GridUpResult> {
   const dir = gridDir(home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkGridFolder(dir);
   const release = lockGrid(dir);
   try {
     return await up(home, dir, opts);
@@ -154,7 +184,7 @@ async function up(home: string, dir: string, opts: GridUpOptions): Promise<GridU
     save: () => writeGridState(dir, ctx.state),
     say,
   };
-  if (!isRoot()) {
+  if (!opts.root) {
     say(
       'nodes, the gateway and the demo VDC need root (network namespaces): starting the ledger and the relay only',
     );
@@ -170,6 +200,7 @@ async function up(home: string, dir: string, opts: GridUpOptions): Promise<GridU
   }
 
   checkPrerequisites();
+  gridNodesData(dir, ctx.state); // a grid.json naming another nodes' folder: refused before anything starts
   const core = await upCore(ctx);
   const client = await LedgerClient.connect({
     url: core.ledgerUrl,
@@ -196,6 +227,7 @@ async function up(home: string, dir: string, opts: GridUpOptions): Promise<GridU
   ]);
   await applyDemo(ctx, {
     client,
+    identity: opts.identity,
     twin,
     userEnv: { VDC_HOME: home, HOME: home, VDC_PASSPHRASE: opts.passphrase },
     ledgerUrl: core.ledgerUrl,
@@ -245,11 +277,13 @@ function forgetLedgerPin(home: string, ledgerKey: string | undefined): void {
  * namespace run (processes, containers, links, namespaces, run record). With `purge`, also
  * deletes the grid folder, the nodes' data and the pin of the grid's ledger. Returns the
  * names of the services that were running.
- * @throws VdcError GRID_BUSY, GRID_TEARDOWN_INCOMPLETE naming what could not be removed
+ * @throws VdcError GRID_FOLDER_UNSAFE, GRID_STATE_INVALID (nothing done then), GRID_BUSY,
+ *   GRID_TEARDOWN_INCOMPLETE naming what could not be removed
  */
 export async function gridDown(home: string, purge: boolean): Promise<string[]> {
   const dir = gridDir(home);
   if (!existsSync(dir)) return [];
+  checkGridFolder(dir);
   const release = lockGrid(dir);
   try {
     return await down(home, dir, purge);
@@ -260,6 +294,8 @@ export async function gridDown(home: string, purge: boolean): Promise<string[]> 
 
 async function down(home: string, dir: string, purge: boolean): Promise<string[]> {
   const state: GridState = readGridState(dir);
+  // Checked before anything is stopped: a grid.json naming another folder was not ours.
+  const nodesData = state.nodesData === undefined ? undefined : gridNodesData(dir, state);
   const stopped: string[] = [];
   for (const [name, record] of Object.entries(state.services))
     if (record.namespace === undefined && (await stopRecorded(record))) stopped.push(name);
@@ -274,15 +310,15 @@ async function down(home: string, dir: string, purge: boolean): Promise<string[]
     }
   }
   if (purge) {
-    rmSync(dir, { recursive: true, force: true });
-    if (state.nodesData) {
-      rmSync(state.nodesData, { recursive: true, force: true });
+    if (nodesData !== undefined && isNodesDataDir(nodesData)) {
+      rmSync(nodesData, { recursive: true, force: true });
       try {
-        rmdirSync(dirname(state.nodesData)); // /var/lib/vdc-grid, when no other grid uses it
+        rmdirSync(dirname(nodesData)); // /var/lib/vdc-grid, when no other grid uses it
       } catch {
         // Another grid's data is there (or it is gone already): it stays.
       }
     }
+    rmSync(dir, { recursive: true, force: true });
     forgetLedgerPin(home, state.ledgerKey);
   } else {
     const { netns: _gone, ...kept } = state;

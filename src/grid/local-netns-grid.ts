@@ -117,6 +117,26 @@ export function nodesDataDir(gridDir: string): string {
   return join(NODES_DATA_ROOT, id);
 }
 
+/** Whether `path` is a grid's node data folder (`/var/lib/vdc-grid/` and 12 hex), the only kind `down --purge` deletes. */
+export function isNodesDataDir(path: string): boolean {
+  return /^\/var\/lib\/vdc-grid\/[0-9a-f]{12}$/.test(path);
+}
+
+/**
+ * The nodes' data folder of the grid in `gridDir`: always derived from the folder, never
+ * taken from grid.json, whose recorded value must agree.
+ * @throws VdcError GRID_STATE_INVALID when grid.json names another folder
+ */
+export function gridNodesData(gridDir: string, state: GridState): string {
+  const derived = nodesDataDir(gridDir);
+  if (state.nodesData !== undefined && state.nodesData !== derived)
+    fail(
+      'GRID_STATE_INVALID',
+      `${join(gridDir, 'grid.json')} names ${JSON.stringify(state.nodesData)} as the nodes' data, not ${derived}: it was not written by 'vdc up'; nothing was done`,
+    );
+  return derived;
+}
+
 async function openRun(ctx: GridContext): Promise<NetnsRun> {
   const known = ctx.state.netns;
   if (known) {
@@ -137,6 +157,17 @@ async function openRun(ctx: GridContext): Promise<NetnsRun> {
   }
   ctx.say('making the network namespaces…');
   const run = NetnsRun.create(ctx.state.subnet ? { subnet: ctx.state.subnet } : {});
+  const was = ctx.state.subnet;
+  if (was !== undefined && run.subnet !== was) {
+    // The nodes are on the ledger with the relay at the old core address, and `vdc node
+    // serve` does not re-register it: deployments would reach no node. (The gateway would
+    // follow: it runs with --update-registration.)
+    await run.teardown();
+    fail(
+      'GRID_SUBNET_MOVED',
+      `the grid's network ${was} is taken now (another grid, a VPN or a new route uses it), and its nodes are registered on the ledger with addresses in it: free it and run 'vdc up' again, or run 'vdc down --purge' and 'vdc up' for a fresh grid`,
+    );
+  }
   // Owned by this process until grid.json names it, so a crash right here is swept by the
   // next run; from then on kept, and only `vdc down` ends it.
   ctx.state.netns = { run: run.id, subnet: run.subnet, hosts: [] };
@@ -210,7 +241,7 @@ async function nsService(
 
 /**
  * The kept run, its core host, and the ledger and relay running there.
- * @throws VdcError GRID_NOT_ROOT, GRID_NO_FREE_SUBNET, GRID_NETNS_COMMAND_FAILED, GRID_START_FAILED
+ * @throws VdcError GRID_SUBNET_MOVED, GRID_NOT_ROOT, GRID_NO_FREE_SUBNET, GRID_NETNS_COMMAND_FAILED, GRID_START_FAILED
  */
 export async function upCore(ctx: GridContext): Promise<CoreUp> {
   const run = await openRun(ctx);
@@ -298,7 +329,7 @@ export async function upNodes(
   up: CoreUp,
   o: { farmer: Identity; client: LedgerClient; farm: number; count: number },
 ): Promise<GridNodeUp[]> {
-  const dataRoot = ctx.state.nodesData ?? nodesDataDir(ctx.dir);
+  const dataRoot = gridNodesData(ctx.dir, ctx.state);
   ctx.state.nodesData = dataRoot;
   ctx.save();
   mkdirSync(dataRoot, { recursive: true, mode: 0o711 });

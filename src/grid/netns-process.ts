@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fail } from '../core/assert.ts';
 
 /*
  * One process a run started inside one of its namespaces: the leader of its own process
@@ -84,9 +85,21 @@ export class NetnsProcess {
   }
 }
 
-/** Opens `path` for appending, for a child's stdout and stderr; the caller closes it after spawning. */
+/**
+ * Opens `path` for appending, for a child's stdout and stderr; the caller closes it after
+ * spawning. Never through a symbolic link (O_NOFOLLOW): root writes logs into folders, and a
+ * link planted there must not make it append to a file elsewhere.
+ * @throws VdcError GRID_FOLDER_UNSAFE when `path` is a symbolic link
+ */
 export function openLog(path: string): number {
-  return openSync(path, 'a', 0o600);
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = constants;
+  try {
+    return openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      fail('GRID_FOLDER_UNSAFE', `the log ${path} is a symbolic link: remove it, then run again`);
+    throw err;
+  }
 }
 
 export function closeLog(fd: number): void {

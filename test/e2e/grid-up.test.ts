@@ -5,29 +5,37 @@
  * As root: ledger, relay and image server in a core namespace, two nodes each in their
  * own namespace, the gateway on 127.0.0.1, and the demo VDC deployed through `vdc name
  * register` and `vdc deploy`; its page answers through the gateway as demo.vdc.localhost.
- * One up / up / down cycle, shared by the assertions. Without root (run as nobody when the
- * test runs as root): the ledger and the relay on loopback, the user's twin and farm.
+ * One up / up / down cycle, shared by the assertions. Without root (the library's
+ * `root: false`, in-process, so it needs no other user and no readable checkout): the
+ * ledger and the relay on loopback, the user's twin and farm.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
-  chownSync,
   existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { httpJson } from '../../src/core/http-client.ts';
-import { GRID_DOMAIN, getThroughGateway, listLinks, listNamespaces } from '../../src/grid/index.ts';
+import {
+  GRID_DOMAIN,
+  getThroughGateway,
+  gridDown,
+  gridUp,
+  listLinks,
+  listNamespaces,
+} from '../../src/grid/index.ts';
+import { Identity } from '../../src/identity/index.ts';
 import { requireCommand, requireRoot } from '../support/requirements.ts';
-import { runVdc, VDC_BIN, type VdcRun } from '../support/run-vdc.ts';
-
-const NOBODY = 65534;
+import { runVdc } from '../support/run-vdc.ts';
 
 /**
  * A fresh $VDC_HOME whose grid `down` removes after the test, before the folder goes: hooks
@@ -45,25 +53,6 @@ function gridHome(
     rmSync(home, { recursive: true, force: true });
   });
   return home;
-}
-
-/** bin/vdc as `uid` (nobody, for the path without root), in its own session like runVdc. */
-function runVdcAs(uid: number, args: string[], env: Record<string, string>): Promise<VdcRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(VDC_BIN, args, {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: env['VDC_HOME']!, ...env },
-      uid,
-      gid: uid,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
 }
 
 /** Pids of processes whose command line mentions `text`, other than `except`. */
@@ -125,52 +114,56 @@ async function contractCreates(ledger: string): Promise<number> {
 
 describe('vdc up / down', () => {
   test('without root: the ledger and the relay on loopback, a twin and a farm; down stops only that', async (t) => {
-    // As root, the path without root is taken as nobody, in a home nobody owns.
-    const asRoot = process.getuid?.() === 0;
-    const vdc = (args: string[]) => (asRoot ? runVdcAs(NOBODY, args, env) : runVdc(args, { env }));
-    const home = gridHome(t, 'vdc-up-', () => vdc(['down', '--purge']));
-    const env = { VDC_HOME: home, VDC_PASSPHRASE: 'up test passphrase' };
-    if (asRoot) chownSync(home, NOBODY, NOBODY);
+    // The path without root is the library's `root: false` (the command passes whether it
+    // runs as root), so it runs the same as root or not, wherever the checkout lives; the
+    // ledger and the relay are real `vdc` processes all the same.
+    const home = gridHome(t, 'vdc-up-', (h) => gridDown(h, true));
     // A process that is not the grid's, with the grid folder in its command line, must survive `down`.
     const bystander = spawn('sh', ['-c', 'sleep 60', `${home}/grid`], { stdio: 'ignore' });
     t.after(() => bystander.kill());
 
-    // A bad flag is refused before anything is made: no identity, no grid.
-    const bad = await vdc(['up', '--nodes', '0']);
+    // A bad flag is refused by the command before anything is made: no identity, no grid.
+    const bad = await runVdc(['up', '--nodes', '0'], { env: { VDC_HOME: home } });
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /error USAGE: '--nodes' must be 1\.\.16/);
     assert.equal(existsSync(join(home, 'identity.json')), false);
+    assert.equal(existsSync(join(home, 'grid')), false);
 
-    const up = await vdc(['up', '--json']);
-    assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stderr, /write these 24 words down/);
-    assert.match(up.stderr, /nodes, the gateway and the demo VDC need root/);
-    const summary = JSON.parse(up.stdout);
-    assert.equal(summary.root, false);
-    assert.equal(summary.twin, 1);
-    assert.equal(summary.farm, 1);
-    assert.match(summary.services.ledger, /^http:\/\/127\.0\.0\.1:/);
-    const head = (await httpJson(`${summary.services.ledger}/v1/head`)) as { size: number };
+    const identity = Identity.fromSeed(randomBytes(64));
+    const said: string[] = [];
+    const opts = { identity, passphrase: 'unused', root: false, say: (l: string) => said.push(l) };
+    const up = await gridUp(home, opts);
+    assert.match(said.join('\n'), /nodes, the gateway and the demo VDC need root/);
+    assert.equal(up.status.root, false);
+    assert.equal(up.twin, 1);
+    assert.equal(up.farm, 1);
+    assert.equal(up.farmer, undefined);
+    assert.deepEqual(Object.keys(up.status.services), ['ledger', 'relay']);
+    const ledger = up.status.services['ledger']!.address;
+    assert.match(ledger, /^http:\/\/127\.0\.0\.1:/);
+    const head = (await httpJson(`${ledger}/v1/head`)) as { size: number };
     assert.equal(head.size, 2);
+    const pids = Object.values(up.status.services).map((s) => s.pid);
+    for (const pid of pids) assert.ok(alive(pid), `service process ${pid} runs`);
 
     // Idempotent: a second `up` keeps the running ledger and registers nothing twice.
-    const again = await vdc(['up', '--json']);
-    assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(JSON.parse(again.stdout), summary);
-    assert.equal(
-      ((await httpJson(`${summary.services.ledger}/v1/head`)) as { size: number }).size,
-      2,
-    );
+    const again = await gridUp(home, opts);
+    assert.deepEqual(again, up);
+    assert.equal(((await httpJson(`${ledger}/v1/head`)) as { size: number }).size, 2);
 
-    const status = JSON.parse((await vdc(['status', '--json'])).stdout);
+    // What the command shows of it.
+    const status = JSON.parse(
+      (await runVdc(['status', '--json'], { env: { VDC_HOME: home } })).stdout,
+    );
     assert.equal(status.services.ledger.running, true);
+    assert.equal(status.root, false);
     assert.equal(status.demo, undefined);
 
-    const down = await vdc(['down', '--json']);
-    assert.deepEqual(JSON.parse(down.stdout), { stopped: ['ledger', 'relay'], purged: false });
-    await assert.rejects(httpJson(`${summary.services.ledger}/v1/head`, { timeoutMs: 1000 }));
+    assert.deepEqual(await gridDown(home, false), ['ledger', 'relay']);
+    await assert.rejects(httpJson(`${ledger}/v1/head`, { timeoutMs: 1000 }));
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} stopped`);
     assert.equal(bystander.exitCode, null, 'down left the unrelated process alone');
-    assert.deepEqual(JSON.parse((await vdc(['down', '--json'])).stdout).stopped, []);
+    assert.deepEqual(await gridDown(home, false), []);
   });
 
   test('as root: nodes in namespaces, a gateway and the demo VDC; a second up changes nothing; down removes it all', async (t) => {
@@ -195,6 +188,7 @@ describe('vdc up / down', () => {
 
     const up = await runVdc(['up', '--json'], { env });
     assert.equal(up.code, 0, up.stderr + up.stdout);
+    assert.match(up.stderr, /write these 24 words down/, 'an identity is made and its words shown');
     // Progress while it works: each service, then the demo through the real commands.
     for (const line of [
       /making the network namespaces/,
@@ -277,6 +271,38 @@ describe('vdc up / down', () => {
     assert.equal(await contractCreates(ledger), 1, 'no second deployment on the ledger');
     const stateAgain = JSON.parse(readFileSync(join(home, 'grid', 'grid.json'), 'utf8'));
     assert.deepEqual(stateAgain.services, state.services);
+
+    // A crash after `vdc deploy` succeeded but before grid.json recorded the demo: the next
+    // `up` finds the contract in the user's view (their copy names the demo) and adopts it.
+    const { demo: _lost, ...withoutDemo } = stateAgain;
+    writeFileSync(join(home, 'grid', 'grid.json'), JSON.stringify(withoutDemo), { mode: 0o600 });
+    const adopted = await runVdc(['up', '--json'], { env });
+    assert.equal(adopted.code, 0, adopted.stderr);
+    assert.match(
+      adopted.stderr,
+      new RegExp(`the demo is on the ledger already \\(contract ${summary.demo.contract},`),
+    );
+    assert.doesNotMatch(adopted.stderr, /deploying/);
+    assert.deepEqual(JSON.parse(adopted.stdout), summary);
+    assert.equal(await contractCreates(ledger), 1, 'still one deployment on the ledger');
+
+    // A gateway whose tunnel key is lost comes back under the same id and serves the demo
+    // again: `up` runs it with --update-registration (a moved tunnel address is the same case).
+    process.kill(state.services.gateway.pid, 'SIGTERM');
+    while (alive(state.services.gateway.pid)) await new Promise((r) => setTimeout(r, 50));
+    const gatewayDir = join(home, 'grid', 'gateway');
+    const keyFiles = readdirSync(gatewayDir).filter((f) => f.startsWith('tunnel.key'));
+    assert.ok(keyFiles.length > 0, 'the gateway kept its tunnel key in its folder');
+    for (const f of keyFiles) rmSync(join(gatewayDir, f));
+    const rekeyed = await runVdc(['up', '--json'], { env });
+    assert.equal(rekeyed.code, 0, rekeyed.stderr);
+    assert.match(rekeyed.stderr, /starting the gateway/);
+    const afterRekey = JSON.parse(rekeyed.stdout);
+    assert.equal(afterRekey.demo.gateway, summary.demo.gateway, 'the same gateway id');
+    assert.equal(afterRekey.demo.contract, summary.demo.contract);
+    const newPort = Number(new URL(afterRekey.services.gateway).port);
+    const rekeyedPage = await getThroughGateway({ httpPort: newPort, domain: GRID_DOMAIN }, 'demo');
+    assert.equal(rekeyedPage.status, 200, rekeyedPage.body);
 
     // down: every process, container, namespace, link and the run record go; nothing else.
     const down = await runVdc(['down', '--json'], { env });

@@ -13,4 +13,7 @@ export const GRID_CODES = {
   GRID_PREREQUISITE_MISSING: 'unavailable',
   GRID_DEMO_FAILED: 'unavailable',
   GRID_BUSY: 'conflict',
+  GRID_FOLDER_UNSAFE: 'forbidden',
+  GRID_STATE_INVALID: 'invalid',
+  GRID_SUBNET_MOVED: 'conflict',
 } as const satisfies Record<string, ErrorKind>;
