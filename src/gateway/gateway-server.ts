@@ -120,6 +120,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     gateway: opts.gateway,
     domain: opts.domain,
     view: () => follower.view,
+    sync: () => follower.sync(),
     pool,
     logger: logger.child({ part: 'tunnel' }),
   });

@@ -1,7 +1,8 @@
 import { connect as h2connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { asVdcError } from '../core/errors.ts';
+import { fail } from '../core/assert.ts';
+import { asVdcError, VdcError } from '../core/errors.ts';
 import { listenOn } from '../core/listen-on.ts';
 import type { Logger } from '../core/log.ts';
 import type { Projection } from '../ledger/index.ts';
@@ -36,6 +37,12 @@ export interface TunnelServerOptions {
   /** the gateway's domain: an owner's certificate must cover NAME.DOMAIN */
   domain: string;
   view: () => Projection;
+  /**
+   * Brings `view` to the ledger's newest head (the follower's sync). A hello refused for a
+   * reason the ledger may have changed a moment ago (a name just registered, a node just
+   * listed, a new pin) is decided again once after it: this gateway may be the one behind.
+   */
+  sync?: () => Promise<unknown>;
   now?: () => number;
   pool: BackendPool;
   logger: Logger;
@@ -52,8 +59,47 @@ export interface TunnelServer {
   close(): Promise<void>;
 }
 
+/** Refusals a newer head may lift: decided again after one sync. */
+const LAG_CODES: ReadonlySet<string> = new Set([
+  'TUNNEL_NAME_UNKNOWN',
+  'TUNNEL_NOT_NAME_OWNER',
+  'TUNNEL_NODE_NOT_LISTED',
+  'TUNNEL_CERT_NOT_PINNED',
+  'TUNNEL_CERT_NOT_HTTP',
+  'TUNNEL_CERT_REQUIRED',
+]);
+/** A sync this recent counts as fresh; longer than this, a sync is not waited for. */
+const FRESH_MS = 250;
+const SYNC_WAIT_MS = 3_000;
+
 export async function startTunnelServer(opts: TunnelServerOptions): Promise<TunnelServer> {
   const now = opts.now ?? Date.now;
+  // One sync at a time, shared by every handshake waiting on it, and none within FRESH_MS of
+  // the last: hellos refused in a flood cost the ledger at most a follower's polling.
+  let syncing: Promise<void> | undefined;
+  let syncedAt = 0;
+  const freshen = (): Promise<void> => {
+    if (!opts.sync || Date.now() - syncedAt < FRESH_MS) return Promise.resolve();
+    syncing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => {
+        timer = setTimeout(r, SYNC_WAIT_MS);
+      });
+      await Promise.race([opts.sync!().catch(() => {}), late]).finally(() => clearTimeout(timer));
+      syncedAt = Date.now();
+      syncing = undefined;
+    })();
+    return syncing;
+  };
+  const decide = async <T>(judge: (view: Projection) => T): Promise<T> => {
+    try {
+      return judge(opts.view());
+    } catch (err) {
+      if (!(err instanceof VdcError) || !LAG_CODES.has(err.code) || !opts.sync) throw err;
+      await freshen();
+      return judge(opts.view());
+    }
+  };
   const handshakeMs = opts.handshakeMs ?? 10_000;
   const maxPending = opts.maxPending ?? 256;
   let pending = 0;
@@ -96,27 +142,30 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
       TUNNEL_EXPORTER_LABEL,
       Buffer.alloc(0),
     );
-    const view = opts.view();
-    const authority = authorizeTunnel(view, hello, {
-      ledger: opts.ledger,
-      gateway: opts.gateway,
-      exporter,
-      now: now(),
-    });
+    const authority = await decide((view) =>
+      authorizeTunnel(view, hello, {
+        ledger: opts.ledger,
+        gateway: opts.gateway,
+        exporter,
+        now: now(),
+      }),
+    );
     // Authorized for the name: only now is the owner's certificate (if any) looked at.
-    const record = view.nameOnGateway(opts.gateway, authority.name)!;
-    let tls: BackendTls | undefined;
-    if (hello.cert === undefined) checkTunnelTls(record, undefined, now());
-    else
-      tls = acceptTunnelTls(
-        parseTlsFrame(await readFrame(socket, handshakeMs, MAX_CERT_FRAME_BYTES)),
-        {
-          record,
-          host: `${authority.name}.${opts.domain}`,
-          signedSha256: hello.cert,
-          now: now(),
-        },
-      );
+    const frame =
+      hello.cert === undefined
+        ? undefined
+        : parseTlsFrame(await readFrame(socket, handshakeMs, MAX_CERT_FRAME_BYTES));
+    const tls: BackendTls | undefined = await decide((view) => {
+      const record = view.nameOnGateway(opts.gateway, authority.name);
+      if (!record) fail('TUNNEL_NAME_UNKNOWN', `${authority.name} left this gateway just now`);
+      if (!frame || hello.cert === undefined) return void checkTunnelTls(record, undefined, now());
+      return acceptTunnelTls(frame, {
+        record,
+        host: `${authority.name}.${opts.domain}`,
+        signedSha256: hello.cert,
+        now: now(),
+      });
+    });
     await writeFrame(socket, { ok: true });
     const session = h2connect(`http://${hello.name}`, {
       createConnection: () => socket,
