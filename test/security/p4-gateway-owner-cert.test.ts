@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../src/core/error-codes.ts';
 import {
   DOMAIN,
@@ -13,10 +12,10 @@ import {
   startGatewayGrid,
 } from '../../src/gateway/gateway-test-kit.ts';
 import { certSha256, makeSelfSignedCert, openTunnel } from '../../src/gateway/index.ts';
-import { TUNNEL_ALPN } from '../../src/gateway/tunnel-server.ts';
 import type { NameRecord } from '../../src/ledger/index.ts';
 import { hasCode, waitFor } from '../support/node-fixture.ts';
 import { requireCommand } from '../support/requirements.ts';
+import { startTunnelSink } from '../support/tunnel-sink.ts';
 
 /*
  * P4, http mode over TLS: the gateway serves a name with an owner's certificate only when
@@ -195,23 +194,8 @@ test('the private key goes only where the name pins its certificate: checked bef
   await g.registerName(g.user, 'open', 'tls-passthrough');
   await g.sync();
   // A listener holding the gateway's own tunnel key (so the pin passes) that keeps every byte.
-  let received = Buffer.alloc(0);
-  const sink = createTlsServer(
-    {
-      key: readFileSync(join(g.dir, 'tunnel.key')),
-      cert: readFileSync(join(g.dir, 'tunnel.crt')),
-      ALPNProtocols: [TUNNEL_ALPN],
-    },
-    (s) => {
-      s.on('data', (d: Buffer) => {
-        received = Buffer.concat([received, d]);
-      });
-      s.on('error', () => {});
-    },
-  );
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-  t.after(() => sink.close());
-  const at = { host: '127.0.0.1', port: (sink.address() as AddressInfo).port };
+  const sink = await startTunnelSink(t, { key: g.cert.key, cert: g.cert.cert });
+  const at = sink.at;
   const backend = await startEchoBackend(t);
   const open = (name: string, tls: Pem) =>
     openTunnel({
@@ -229,10 +213,13 @@ test('the private key goes only where the name pins its certificate: checked bef
   await assert.rejects(open('shop', other), hasCode('TUNNEL_CERT_NOT_PINNED'));
   await assert.rejects(open('open', pinned), hasCode('TUNNEL_CERT_NOT_HTTP'));
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal(received.length, 0, 'no hello and no key left the client');
+  assert.equal(sink.received().length, 0, 'no hello and no key left the client');
   // The control: for its name, the pinned certificate and its key are sent (the sink, which
   // holds the gateway's key, reads them; it never answers).
   await assert.rejects(open('shop', pinned));
   const key = pinned.key.toString().split('\n')[1]!;
-  assert.ok(received.toString('latin1').includes(key), 'the certificate frame, key included');
+  assert.ok(
+    sink.received().toString('latin1').includes(key),
+    'the certificate frame, key included',
+  );
 });

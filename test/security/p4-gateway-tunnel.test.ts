@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import {
   DOMAIN,
   type GatewayGrid,
@@ -25,6 +23,7 @@ import { Identity } from '../../src/identity/index.ts';
 import { LedgerClient } from '../../src/ledger/index.ts';
 import { tempDir } from '../support/ledger-fixture.ts';
 import { hasCode, waitFor } from '../support/node-fixture.ts';
+import { startTunnelSink } from '../support/tunnel-sink.ts';
 
 /*
  * P4: only the name's holder (or a node it lists, with its grant) can put a backend behind
@@ -174,31 +173,21 @@ test('a backend refuses a gateway whose key is not the one the ledger pins, befo
   const backend = await startEchoBackend(t);
   await g.registerName(g.user, 'pinned', 'http');
   const impostor = loadOrCreateTunnelCert(join(g.dir, 'fake.key'), join(g.dir, 'fake.crt'), DOMAIN);
-  let received = 0;
-  const fake = createTlsServer(
-    { key: impostor.key, cert: impostor.cert, ALPNProtocols: [TUNNEL_ALPN] },
-    (s) => {
-      s.on('data', (d: Buffer) => {
-        received += d.length;
-      });
-      s.on('error', () => {});
-    },
-  );
-  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
-  t.after(() => fake.close());
+  const fake = await startTunnelSink(t, { key: impostor.key, cert: impostor.cert });
+  const received = () => fake.received().length;
   await assert.rejects(
     openTunnel({
       view: () => g.user.client.follower.view,
       ledger: g.user.client.follower.ledger,
       identity: g.user.identity,
       name: 'pinned',
-      address: { host: '127.0.0.1', port: (fake.address() as AddressInfo).port },
+      address: { host: '127.0.0.1', port: fake.at.port },
       to: { host: '127.0.0.1', port: backend.port },
     }),
     hasCode('TUNNEL_PIN_MISMATCH'),
   );
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal(received, 0, 'no hello reached the impostor');
+  assert.equal(received(), 0, 'no hello reached the impostor');
   assert.equal(g.gateway.pool.count('pinned'), 0);
 });
 
@@ -210,19 +199,9 @@ test('after gateway.update the old tunnel key is refused; a view behind the upda
   await stale.follower.sync();
   // The re-keyed gateway: a new key at a new address, recorded by the operator.
   const rekeyed = loadOrCreateTunnelCert(join(g.dir, 'new.key'), join(g.dir, 'new.crt'), DOMAIN);
-  let received = 0;
-  const fresh = createTlsServer(
-    { key: rekeyed.key, cert: rekeyed.cert, ALPNProtocols: [TUNNEL_ALPN] },
-    (s) => {
-      s.on('data', (d: Buffer) => {
-        received += d.length;
-      });
-      s.on('error', () => {});
-    },
-  );
-  await new Promise<void>((r) => fresh.listen(0, '127.0.0.1', r));
-  t.after(() => fresh.close());
-  const freshAt = { host: '127.0.0.1', port: (fresh.address() as AddressInfo).port };
+  const fresh = await startTunnelSink(t, { key: rekeyed.key, cert: rekeyed.cert });
+  const received = () => fresh.received().length;
+  const freshAt = { host: '127.0.0.1', port: fresh.at.port };
   const running = g.tunnel(g.user, 'moved', backend.port, { repinCheckMs: 100 });
   await waitFor('the tunnel', () => g.gateway.pool.count('moved') === 1);
   await g.operator.client.submit(g.operator.identity, 'gateway.update', {
@@ -235,7 +214,7 @@ test('after gateway.update the old tunnel key is refused; a view behind the upda
   await waitFor('the old tunnel dropped', () => g.gateway.pool.count('moved') === 0);
   running.stop();
   await new Promise((r) => setTimeout(r, 200));
-  const seen = received;
+  const seen = received();
   const base = {
     ledger: g.user.client.follower.ledger,
     identity: g.user.identity,
@@ -259,7 +238,7 @@ test('after gateway.update the old tunnel key is refused; a view behind the upda
     hasCode('TUNNEL_PIN_MISMATCH'),
   );
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal(received, seen, 'no hello before the key is pinned');
+  assert.equal(received(), seen, 'no hello before the key is pinned');
   // ...and, synced once, pins the new key and sends its hello there.
   await assert.rejects(
     openTunnel({
@@ -269,7 +248,7 @@ test('after gateway.update the old tunnel key is refused; a view behind the upda
       address: freshAt,
     }),
   );
-  assert.ok(received > seen, 'the hello went to the re-keyed gateway');
+  assert.ok(received() > seen, 'the hello went to the re-keyed gateway');
   assert.equal(stale.follower.view.gateway(g.gatewayId)?.tunnelSpkiSha256, rekeyed.spkiSha256);
 });
 
@@ -300,33 +279,19 @@ test('a gateway moved with its key (gateway.update of the address) takes its ope
   const backend = await startEchoBackend(t);
   await g.registerName(g.user, 'roams', 'http');
   // The gateway's new home: the same tunnel key at another address, keeping what it reads.
-  let received = 0;
-  const moved = createTlsServer(
-    {
-      key: readFileSync(join(g.dir, 'tunnel.key')),
-      cert: readFileSync(join(g.dir, 'tunnel.crt')),
-      ALPNProtocols: [TUNNEL_ALPN],
-    },
-    (s) => {
-      s.on('data', (d: Buffer) => {
-        received += d.length;
-      });
-      s.on('error', () => {});
-    },
-  );
-  await new Promise<void>((r) => moved.listen(0, '127.0.0.1', r));
-  t.after(() => moved.close());
+  const moved = await startTunnelSink(t, { key: g.cert.key, cert: g.cert.cert });
+  const received = () => moved.received().length;
   const run = g.tunnel(g.user, 'roams', backend.port, { repinCheckMs: 100 });
   t.after(() => run.stop());
   await waitFor('the tunnel', () => g.gateway.pool.count('roams') === 1);
   await g.operator.client.submit(g.operator.identity, 'gateway.update', {
     gateway: g.gatewayId,
-    tunnelAddress: `127.0.0.1:${(moved.address() as AddressInfo).port}`,
+    tunnelAddress: `127.0.0.1:${moved.at.port}`,
     tunnelSpkiSha256: g.cert.spkiSha256,
   });
   await g.sync();
   await waitFor('the tunnel to leave the old address', () => g.gateway.pool.count('roams') === 0);
-  await waitFor('the hello at the new address', () => received > 0);
+  await waitFor('the hello at the new address', () => received() > 0);
 });
 
 test('a key the view does not pin is retried, never trusted: nothing is sent, the client keeps trying', async (t) => {
@@ -334,21 +299,11 @@ test('a key the view does not pin is retried, never trusted: nothing is sent, th
   const backend = await startEchoBackend(t);
   await g.registerName(g.user, 'patient', 'http');
   const impostor = loadOrCreateTunnelCert(join(g.dir, 'imp.key'), join(g.dir, 'imp.crt'), DOMAIN);
-  let received = 0;
-  const fake = createTlsServer(
-    { key: impostor.key, cert: impostor.cert, ALPNProtocols: [TUNNEL_ALPN] },
-    (s) => {
-      s.on('data', (d: Buffer) => {
-        received += d.length;
-      });
-      s.on('error', () => {});
-    },
-  );
-  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
-  t.after(() => fake.close());
+  const fake = await startTunnelSink(t, { key: impostor.key, cert: impostor.cert });
+  const received = () => fake.received().length;
   const codes: unknown[] = [];
   const run = g.tunnel(g.user, 'patient', backend.port, {
-    address: { host: '127.0.0.1', port: (fake.address() as AddressInfo).port },
+    address: { host: '127.0.0.1', port: fake.at.port },
     onEvent: (event: string, fields: Record<string, unknown>) => {
       if (event === 'retry') codes.push(fields['code']);
     },
@@ -361,5 +316,5 @@ test('a key the view does not pin is retried, never trusted: nothing is sent, th
     codes.every((c) => c === 'TUNNEL_PIN_MISMATCH'),
     String(codes),
   );
-  assert.equal(received, 0, 'nothing reached the unpinned key');
+  assert.equal(received(), 0, 'nothing reached the unpinned key');
 });
