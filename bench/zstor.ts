@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, zstdCompressSync } from 'node:zlib';
@@ -14,13 +15,41 @@ import { ZdbClient } from '../src/zdb/index.ts';
 import { jsKernel } from '../src/zstor/gf256-kernel-js.ts';
 import { createWasmKernel } from '../src/zstor/gf256-kernel-wasm.ts';
 import {
+  checkStore,
+  DEFAULT_MAINTENANCE_IN_FLIGHT,
+  isHealthy,
+  type MaintenanceTarget,
   ReedSolomon,
+  repairStore,
   type ShardBackend,
   ZdbShardBackend,
   ZstorStore,
   zstorKeysFromSeed,
 } from '../src/zstor/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
+
+/*
+ * Proxy mode (the bench runs itself as a child process): forwards each loopback port to a
+ * zdb, holding every piece of data `delayMs` in each direction, so check and repair can
+ * also be measured with a round trip of 2 × delayMs, as to backends on other machines
+ * (this VM has no netem). Data stays in order: equal delays fire in the order set.
+ */
+const PROXY = process.env['VDC_BENCH_ZSTOR_PROXY'];
+if (PROXY !== undefined) {
+  const { delayMs, ports } = JSON.parse(PROXY) as { delayMs: number; ports: [number, number][] };
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (piece) => setTimeout(() => to.write(piece), delayMs));
+    from.on('end', () => setTimeout(() => to.end(), delayMs));
+    from.on('error', () => to.destroy());
+  };
+  for (const [listen, target] of ports)
+    createServer((client) => {
+      const server = connect(target, '127.0.0.1');
+      forward(client, server);
+      forward(server, client);
+    }).listen(listen, '127.0.0.1');
+  await new Promise(() => {}); // serve until killed; the bench below never runs here
+}
 
 const CHUNK = 4 * 1024 * 1024;
 const OBJECT = 256 * 1024 * 1024;
@@ -42,6 +71,8 @@ function rate(bytes: number, fn: () => void, minMs = 1500): number {
 
 /** VDC_BENCH_ZSTOR_ONLY=zdb skips Reed-Solomon and the in-memory pipeline (for profiling runs). */
 const ZDB_ONLY = process.env['VDC_BENCH_ZSTOR_ONLY'] === 'zdb';
+/** VDC_BENCH_ZSTOR_MAINTENANCE=0 skips the check and repair rows over zdb. */
+const MAINTENANCE = process.env['VDC_BENCH_ZSTOR_MAINTENANCE'] !== '0';
 const kernels = [jsKernel, createWasmKernel()].filter((k) => k !== undefined);
 const rsRows: BenchRow[] = [];
 for (const [data, parity] of ZDB_ONLY
@@ -248,10 +279,168 @@ function cpuNow(children: readonly ChildProcess[]): { client: number; zdb: numbe
  */
 const PROF_DIR = process.env['VDC_BENCH_ZSTOR_PROF_DIR'];
 
-async function overZdb(level: number): Promise<BenchRow> {
+/** VDC_BENCH_ZSTOR_DELAY_MS=N (default 10, a 20 ms round trip; 0 skips): check/repair rows through the proxy. */
+const DELAY_MS = Number(process.env['VDC_BENCH_ZSTOR_DELAY_MS'] ?? 10);
+
+/** A backend reached through the proxy under the id the store recorded for the direct one. */
+class AliasBackend implements ShardBackend {
+  readonly id: string;
+  readonly node: string;
+  readonly farm = undefined;
+  readonly inner: ZdbShardBackend;
+  constructor(original: ShardBackend, inner: ZdbShardBackend) {
+    this.id = original.id;
+    this.node = original.node;
+    this.inner = inner;
+  }
+  put(key: Uint8Array, parts: readonly Uint8Array[]) {
+    return this.inner.put(key, parts);
+  }
+  get(key: Uint8Array) {
+    return this.inner.get(key);
+  }
+  getParts(key: Uint8Array) {
+    return this.inner.getParts(key);
+  }
+  delete(key: Uint8Array) {
+    return this.inner.delete(key);
+  }
+  exists(key: Uint8Array) {
+    return this.inner.exists(key);
+  }
+  keys() {
+    return this.inner.keys();
+  }
+}
+
+/** The check/repair rows again, with every zdb behind the delaying proxy. */
+async function maintenanceDelayed(
+  backends: readonly ZdbShardBackend[],
+  options: readonly { port: number; password: string }[],
+  meta: Buffer,
+  objectBytes: number,
+): Promise<BenchRow[]> {
+  const ports: [number, number][] = [];
+  for (const o of options) ports.push([await freeLoopbackPort(), o.port]);
+  const proxy = spawn(process.execPath, [new URL(import.meta.url).pathname], {
+    stdio: 'ignore',
+    env: { ...process.env, VDC_BENCH_ZSTOR_PROXY: JSON.stringify({ delayMs: DELAY_MS, ports }) },
+  });
+  const delayed = backends.map(
+    (b, i) =>
+      new AliasBackend(
+        b,
+        new ZdbShardBackend({
+          address: `127.0.0.1:${ports[i]![0]}`,
+          namespace: 'bench',
+          password: options[i]!.password,
+          node: b.node,
+        }),
+      ),
+  );
+  try {
+    for (const [port] of ports) (await connectWhenUp(port)).close();
+    const rows = await maintenanceOverZdb(delayed, meta, objectBytes, 500);
+    return rows.map((r) => ({ ...r, 'round trip': `+${2 * DELAY_MS} ms` }));
+  } finally {
+    for (const b of delayed) b.inner.close();
+    proxy.kill('SIGTERM');
+  }
+}
+
+/** Deletes every key of one backend (outside the clock); returns the bytes it held. */
+async function wipe(backend: ShardBackend): Promise<number> {
+  const keys: Uint8Array[] = [];
+  for await (const k of backend.keys!()) keys.push(k);
+  let bytes = 0;
+  for (const k of keys) {
+    bytes += (await backend.get(k))?.length ?? 0;
+    await backend.delete(k);
+  }
+  return bytes;
+}
+
+/**
+ * check and repair over the six zdb servers holding the object: check of the healthy store,
+ * then one backend wiped (its namespace emptied, as a zdb replaced by an empty one) and
+ * repair rebuilding its shards in place; sequential (window 1) and with the default
+ * window, twice, alternately. Repair takes the writer lock with a 50 ms settle on
+ * loopback (`vdc store repair` waits ~0.5 s more, once), the default 500 ms behind the proxy.
+ */
+async function maintenanceOverZdb(
+  backends: readonly ShardBackend[],
+  meta: Buffer,
+  objectBytes: number,
+  settleMs = 50,
+): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const victim = backends[2]!;
+  for (const run of [1, 2])
+    for (const window of [1, DEFAULT_MAINTENANCE_IN_FLIGHT]) {
+      const t: MaintenanceTarget = {
+        backends,
+        keys: { meta },
+        data: 4,
+        parity: 2,
+        maintenanceInFlight: window,
+        // The writer lock's fixed cost (settle ~0.5 s by default) is kept out on loopback,
+        // as in the in-memory pipeline above; far backends need the default (a claim must
+        // be acknowledged within half of it).
+        lock: { settleMs },
+      };
+      const load0 = loadavg()[0]!;
+      let start = performance.now();
+      const checked = await checkStore(t);
+      const checkS = (performance.now() - start) / 1000;
+      if (!isHealthy(checked)) throw new Error('the store is not healthy before the wipe');
+      rows.push({
+        'round trip': 'loopback',
+        run,
+        operation: 'check',
+        window,
+        seconds: checkS,
+        'object MB/s': objectBytes / MB / checkS,
+        // check reads every shard (1.5 bytes per byte of object with 4+2); repair rebuilds
+        'shard MB/s (read / rebuilt)': (objectBytes * 1.5) / MB / checkS,
+        'rebuilt shards': '-',
+        'peak RSS growth MiB': '-',
+        'load avg': load0.toFixed(2),
+      });
+      const wiped = await wipe(victim);
+      const baseline = process.memoryUsage.rss();
+      let peak = baseline;
+      const timer = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage.rss());
+      }, 10);
+      const load1 = loadavg()[0]!;
+      start = performance.now();
+      const report = await repairStore(t);
+      const repairS = (performance.now() - start) / 1000;
+      clearInterval(timer);
+      if (report.failed.length > 0 || report.moved > 0)
+        throw new Error(`repair did not rebuild in place: ${JSON.stringify(report)}`);
+      rows.push({
+        'round trip': 'loopback',
+        run,
+        operation: 'repair',
+        window,
+        seconds: repairS,
+        'object MB/s': objectBytes / MB / repairS,
+        'shard MB/s (read / rebuilt)': wiped / MB / repairS,
+        'rebuilt shards': report.rewritten,
+        'peak RSS growth MiB': (peak - baseline) / 2 ** 20,
+        'load avg': `${load1.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
+      });
+      if (!isHealthy(await checkStore(t))) throw new Error('repair left damage behind');
+    }
+  return rows;
+}
+
+async function overZdb(level: number): Promise<{ row: BenchRow; maintenance: BenchRow[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-zstor-'));
   const children: ChildProcess[] = [];
   const backends: ZdbShardBackend[] = [];
+  const servers: { port: number; password: string }[] = [];
   try {
     for (let i = 0; i < 6; i++) {
       const port = await freeLoopbackPort();
@@ -280,6 +469,7 @@ async function overZdb(level: number): Promise<BenchRow> {
       );
       const admin = await connectWhenUp(port);
       const password = randomBytes(12).toString('hex');
+      servers.push({ port, password });
       await admin.command('NSNEW', 'bench');
       await admin.command('NSSET', 'bench', 'password', password);
       await admin.command('NSSET', 'bench', 'public', '0');
@@ -293,7 +483,8 @@ async function overZdb(level: number): Promise<BenchRow> {
         }),
       );
     }
-    const store = new ZstorStore(backends, zstorKeysFromSeed(Buffer.alloc(64, 9)), {
+    const keys = zstorKeysFromSeed(Buffer.alloc(64, 9));
+    const store = new ZstorStore(backends, keys, {
       data: 4,
       parity: 2,
       chunkSize: CHUNK,
@@ -324,7 +515,12 @@ async function overZdb(level: number): Promise<BenchRow> {
     load.push(loadavg()[0]!);
     clearInterval(timer);
     const perMB = (seconds: number) => (seconds * 1000) / (ZDB_OBJECT / MB);
-    return {
+    const maintenance = MAINTENANCE
+      ? await maintenanceOverZdb(backends, keys.meta, ZDB_OBJECT)
+      : [];
+    if (MAINTENANCE && DELAY_MS > 0)
+      maintenance.push(...(await maintenanceDelayed(backends, servers, keys.meta, ZDB_OBJECT)));
+    const row: BenchRow = {
       object: `${ZDB_OBJECT / 2 ** 20} MiB`,
       zstd: level === 0 ? 'off' : `-${level}`,
       'put MB/s': put,
@@ -336,6 +532,7 @@ async function overZdb(level: number): Promise<BenchRow> {
       'get zdb CPU ms/MB': perMB(cpu2.zdb - cpu1.zdb),
       'load avg': load.map((l) => l.toFixed(2)).join(' → '),
     };
+    return { row, maintenance };
   } finally {
     for (const b of backends) b.close();
     for (const c of children) c.kill('SIGTERM');
@@ -346,8 +543,13 @@ async function overZdb(level: number): Promise<BenchRow> {
   }
 }
 
-const zdbRows = [await overZdb(3)];
+const zdbRun = await overZdb(3);
+const zdbRows = [zdbRun.row];
 printTable('zstor 4+2 over 6 local zdb servers (separate processes), random object', zdbRows);
+printTable(
+  `check and repair of that object over the same 6 zdb servers (repair: one backend wiped; window 1 = sequential, ${DEFAULT_MAINTENANCE_IN_FLIGHT} = default; "+N ms": through a proxy delaying each direction N/2 ms)`,
+  zdbRun.maintenance,
+);
 
 const aes = Number(peerRows[0]!['MB/s']);
 const aesSteps = Number(peerRows[1]!['MB/s']);
@@ -370,6 +572,7 @@ if (!ZDB_ONLY)
       machine: peerRows,
       pipeline: pipeRows,
       overZdb: zdbRows,
+      maintenanceOverZdb: zdbRun.maintenance,
       summary,
     })}`,
   );

@@ -1,3 +1,4 @@
+import { assertInteger } from '../core/assert.ts';
 import { asVdcError } from '../core/errors.ts';
 import type { BlobRef, MetadataRoot } from './metadata-root.ts';
 import { MetadataStore } from './metadata-store.ts';
@@ -11,6 +12,11 @@ import { placeChunk } from './placement.ts';
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
 import { decodeShard } from './shard-format.ts';
+import {
+  DEFAULT_MAINTENANCE_IN_FLIGHT,
+  MAX_MAINTENANCE_IN_FLIGHT,
+  TaskWindow,
+} from './task-window.ts';
 import type { WriterLockOptions } from './writer-lock.ts';
 import { rootKey, shardKey, shardNameKey, type ZstorKeys } from './zstor-keys.ts';
 
@@ -20,7 +26,11 @@ import { rootKey, shardKey, shardNameKey, type ZstorKeys } from './zstor-keys.ts
  * well-formed shard that is not the one recorded: an older write, e.g. from a zdb restored
  * from an old copy) or unreachable (backend down). It needs the meta root only: shards are
  * checked by their hashes and headers, never decrypted. Orphans (shards no metadata names)
- * are not looked for: a ShardBackend cannot list its keys.
+ * are gc's business (garbage-collect.ts).
+ *
+ * Chunk groups are inspected `maintenanceInFlight` at a time (task-window.ts), so over a
+ * network the round trips overlap; results are gathered in metadata order, so the report
+ * is the same whatever the window.
  */
 
 export type ShardProblem = 'missing' | 'corrupt' | 'stale' | 'unreachable';
@@ -60,6 +70,19 @@ export interface MaintenanceTarget {
   readonly minShards?: number;
   /** Timing of the writer lock repair takes (tests shorten it). */
   readonly lock?: WriterLockOptions | undefined;
+  /**
+   * Chunk groups (a chunk's or a manifest's shards) check and repair work on at once,
+   * 1..MAX_MAINTENANCE_IN_FLIGHT; default DEFAULT_MAINTENANCE_IN_FLIGHT. Memory: about
+   * this many chunks' shards.
+   */
+  readonly maintenanceInFlight?: number | undefined;
+}
+
+/** The window of chunk groups check and repair use. @throws VdcError ZSTOR_CONFIG_INVALID */
+export function maintenanceWindow(t: MaintenanceTarget): TaskWindow {
+  const size = t.maintenanceInFlight ?? DEFAULT_MAINTENANCE_IN_FLIGHT;
+  assertInteger(size, 'maintenanceInFlight', 1, MAX_MAINTENANCE_IN_FLIGHT, 'ZSTOR_CONFIG_INVALID');
+  return new TaskWindow(size);
 }
 
 export function metadataStoreFor(t: MaintenanceTarget): MetadataStore {
@@ -183,6 +206,8 @@ export async function inspectGroup(
       }
     }),
   );
+  // Shards answer in any order; the report lists them by index.
+  findings.sort((a, b) => a.index - b.index);
   return { payloads, findings };
 }
 
@@ -232,56 +257,108 @@ export async function inspectRoot(
       }
     }),
   );
-  return findings;
+  return findings.sort((a, b) => a.index - b.index);
+}
+
+interface VersionCheck {
+  readonly findings: ShardFinding[];
+  readonly lost: string[];
+  readonly chunks: number;
+  readonly shards: number;
+}
+
+interface GroupCheck {
+  readonly findings: ShardFinding[];
+  readonly lost: string | undefined;
+}
+
+/** One chunk group's findings; its payloads are dropped here, so memory holds a window's worth. */
+async function checkGroup(
+  g: ShardGroup,
+  byId: ReadonlyMap<string, ShardBackend>,
+  nameKey: Buffer,
+): Promise<GroupCheck> {
+  const r = await inspectGroup(g, byId, nameKey);
+  const good = r.payloads.filter((p) => p !== undefined).length;
+  return {
+    findings: r.findings,
+    lost: good < g.data ? `${groupLabel(g)}: ${good} good shards, ${g.data} needed` : undefined,
+  };
 }
 
 /**
- * Checks every shard of every version of every object, and the root's.
- * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE / ZSTOR_METADATA_NOT_FOUND when the root cannot be read
+ * Checks every shard of every version of every object, and the root's. Chunk groups are
+ * read `maintenanceInFlight` at a time; the report lists findings in metadata order.
+ * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE / ZSTOR_METADATA_NOT_FOUND when the root cannot be read;
+ *   ZSTOR_CONFIG_INVALID for a bad maintenanceInFlight
  */
 export async function checkStore(
   t: MaintenanceTarget,
   onProgress?: (done: number, total: number) => void,
 ): Promise<CheckReport> {
+  const window = maintenanceWindow(t);
   const meta = metadataStoreFor(t);
   const nameKey = shardNameKey(t.keys.meta);
   const byId = new Map(t.backends.map((b) => [b.id, b]));
   const root = await meta.loadRoot();
   const findings = await inspectRoot(t, root, nameKey);
-  const lost: string[] = [];
-  let versions = 0;
-  let chunks = 0;
-  let shards = root.generation === 0 ? 0 : t.data + t.parity;
   const entries = Object.entries(root.objects);
   const total = entries.reduce((n, [, e]) => n + e.versions.length, 0);
-  for (const [name, entry] of entries)
-    for (const v of entry.versions) {
-      versions++;
-      const mg = manifestGroup(name, v.version, v.manifest);
-      const inspected = await inspectGroup(mg, byId, nameKey);
-      findings.push(...inspected.findings);
-      shards += mg.shards.length;
-      let manifest: ObjectManifest;
-      try {
-        manifest = parseManifest(await meta.getManifest(v.manifest));
-      } catch (err) {
-        lost.push(`${groupLabel(mg)}: ${asVdcError(err).message}`);
-        continue;
+  const versions: Promise<VersionCheck>[] = [];
+  let done = 0;
+  try {
+    for (const [name, entry] of entries)
+      for (const v of entry.versions) {
+        const mg = manifestGroup(name, v.version, v.manifest);
+        const { result: manifestFindings } = await window.start(
+          async () => (await inspectGroup(mg, byId, nameKey)).findings,
+        );
+        // The manifest is read here, one at a time (its chunks are what the window fills
+        // with), so memory holds the manifests of the versions in the window only.
+        let manifest: ObjectManifest | undefined;
+        let manifestLost: string | undefined;
+        try {
+          manifest = parseManifest(await meta.getManifest(v.manifest));
+        } catch (err) {
+          manifestLost = `${groupLabel(mg)}: ${asVdcError(err).message}`;
+        }
+        const groups = manifest === undefined ? [] : chunkGroups(manifest);
+        const checked: Promise<GroupCheck>[] = [];
+        for (const g of groups)
+          checked.push((await window.start(() => checkGroup(g, byId, nameKey))).result);
+        const finished = await window.start(async () => {
+          const out: VersionCheck = {
+            findings: [...(await manifestFindings)],
+            lost: manifestLost === undefined ? [] : [manifestLost],
+            chunks: groups.length,
+            shards: mg.shards.length + groups.reduce((n, g) => n + g.shards.length, 0),
+          };
+          for (const r of await Promise.all(checked)) {
+            out.findings.push(...r.findings);
+            if (r.lost !== undefined) out.lost.push(r.lost);
+          }
+          onProgress?.(++done, total);
+          return out;
+        });
+        versions.push(finished.result);
       }
-      for (const g of chunkGroups(manifest)) {
-        chunks++;
-        shards += g.shards.length;
-        const r = await inspectGroup(g, byId, nameKey);
-        findings.push(...r.findings);
-        const good = r.payloads.filter((p) => p !== undefined).length;
-        if (good < g.data) lost.push(`${groupLabel(g)}: ${good} good shards, ${g.data} needed`);
-      }
-      onProgress?.(versions, total);
-    }
+  } finally {
+    await window.idle();
+  }
+  const lost: string[] = [];
+  let chunks = 0;
+  let shards = root.generation === 0 ? 0 : t.data + t.parity;
+  for (const p of versions) {
+    const r = await p;
+    findings.push(...r.findings);
+    lost.push(...r.lost);
+    chunks += r.chunks;
+    shards += r.shards;
+  }
   return {
     generation: root.generation,
     objects: entries.length,
-    versions,
+    versions: versions.length,
     chunks,
     shards,
     findings,

@@ -32,6 +32,7 @@ export { isHealthy, type RepairReport, repairStore } from './repair.ts';
 export { MAX_SHARD_VALUE, type ShardBackend } from './shard-backend.ts';
 export { decodeShard, SHARD_HEADER_BYTES } from './shard-format.ts';
 export { loadStoreConfig, parseStoreConfig, type StoreConfig } from './store-config.ts';
+export { DEFAULT_MAINTENANCE_IN_FLIGHT, MAX_MAINTENANCE_IN_FLIGHT } from './task-window.ts';
 export { type ZdbBackendOptions, ZdbShardBackend } from './zdb-backend.ts';
 export { type ZstorKeys, zstorKeysFromSeed } from './zstor-keys.ts';
 export {

@@ -4,6 +4,7 @@ import { fail } from '../core/assert.ts';
 import { canonicalBytes, type JsonValue } from '../core/canonical-json.ts';
 import { VdcError } from '../core/errors.ts';
 import { parseJson } from '../core/strict-json.ts';
+import { MAX_METADATA_BYTES } from './metadata-limits.ts';
 import { metadataBlobKey } from './zstor-keys.ts';
 
 /*
@@ -27,11 +28,19 @@ const TAG_BYTES = 16;
 const NONCE = Buffer.alloc(12);
 export const BLOB_KINDS = { root: 1, manifest: 2 } as const;
 export type BlobKind = keyof typeof BLOB_KINDS;
-/** Metadata larger than this after decompression is refused (a root of ~1 M versions). */
-const MAX_METADATA_BYTES = 256 * 1024 * 1024;
 
-/** Serialises and encrypts one metadata value. */
+/**
+ * Serialises and encrypts one metadata value.
+ * @throws VdcError ZSTOR_METADATA_TOO_LARGE when its JSON is more than readers accept
+ */
 export function sealMetadata(metaRoot: Buffer, kind: BlobKind, value: JsonValue): Buffer {
+  const json = canonicalBytes(value);
+  // Readers refuse more (openMetadata): what they could not read must not be written.
+  if (json.length > MAX_METADATA_BYTES)
+    fail(
+      'ZSTOR_METADATA_TOO_LARGE',
+      `${kind} metadata of ${json.length} bytes is over the ${MAX_METADATA_BYTES} a reader accepts: store fewer, larger chunks (chunkSize) or split the object`,
+    );
   const header = Buffer.alloc(HEADER_BYTES);
   METADATA_MAGIC.copy(header, 0);
   header[4] = 1;
@@ -43,7 +52,7 @@ export function sealMetadata(metaRoot: Buffer, kind: BlobKind, value: JsonValue)
     NONCE,
   );
   cipher.setAAD(header);
-  const body = zstdCompressSync(canonicalBytes(value));
+  const body = zstdCompressSync(json);
   return Buffer.concat([header, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
 }
 

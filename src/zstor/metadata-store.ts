@@ -3,11 +3,12 @@ import { fail } from '../core/assert.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
 import { type BlobKind, openMetadata, sealMetadata } from './metadata-codec.ts';
+import { maxSealedMetadata } from './metadata-limits.ts';
 import { type BlobRef, emptyRoot, type MetadataRoot, parseRoot } from './metadata-root.ts';
 import type { ShardRecord } from './object-manifest.ts';
 import { placeChunk } from './placement.ts';
 import { ReedSolomon } from './reed-solomon.ts';
-import type { ShardBackend } from './shard-backend.ts';
+import { MAX_SHARD_VALUE, type ShardBackend } from './shard-backend.ts';
 import { type DecodedShard, decodeShard, encodeShard } from './shard-format.ts';
 import { rootKey, shardKey } from './zstor-keys.ts';
 
@@ -72,7 +73,7 @@ export class MetadataStore {
    */
   async putManifest(value: JsonValue): Promise<BlobRef> {
     const id = randomBytes(16);
-    const sealed = sealMetadata(this.#t.metaKey, 'manifest', value);
+    const sealed = this.#seal('manifest', value);
     const placed = placeChunk(this.#t.backends, this.#rules(), randomInt(this.#t.backends.length));
     const keys = placed.map((_, i) => shardKey(this.#t.nameKey, id, 1, 0, i));
     const shards = await this.#disperse(id, 1, sealed, placed, keys, 'manifest');
@@ -235,7 +236,7 @@ export class MetadataStore {
    */
   async saveRoot(root: MetadataRoot): Promise<MetadataRoot> {
     const next: MetadataRoot = { ...root, generation: root.generation + 1 };
-    const sealed = sealMetadata(this.#t.metaKey, 'root', next as unknown as JsonValue);
+    const sealed = this.#seal('root', next as unknown as JsonValue);
     const placed = placeChunk(this.#t.backends, this.#rules(), next.generation);
     const key = rootKey(this.#t.nameKey, (next.generation % 2) as 0 | 1);
     await this.#disperse(
@@ -247,6 +248,21 @@ export class MetadataStore {
       'root',
     );
     return next;
+  }
+
+  /**
+   * Seals a blob, refusing (before a shard is written) one whose shards would not fit a
+   * zdb value: the backends would refuse them, and late (metadata-limits.ts).
+   */
+  #seal(kind: BlobKind, value: JsonValue): Buffer {
+    const sealed = sealMetadata(this.#t.metaKey, kind, value);
+    const max = maxSealedMetadata(this.#t.rs.data);
+    if (sealed.length > max)
+      fail(
+        'ZSTOR_METADATA_TOO_LARGE',
+        `${kind} metadata is ${sealed.length} bytes sealed, over the ${max} that ${this.#t.rs.data} shards of at most ${MAX_SHARD_VALUE} bytes carry: ${kind === 'root' ? 'remove objects or old versions' : 'split the object, or use larger chunks'}`,
+      );
+    return sealed;
   }
 
   #rules() {

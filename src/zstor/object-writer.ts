@@ -10,6 +10,7 @@ import {
   sealedShardLength,
 } from './chunk-seal.ts';
 import { rechunk } from './chunker.ts';
+import { maxChunksPerObject } from './metadata-limits.ts';
 import type { ChunkRecord, ObjectManifest, ShardRecord } from './object-manifest.ts';
 import { MANIFEST_FORMAT } from './object-manifest.ts';
 import { placeChunk } from './placement.ts';
@@ -50,6 +51,8 @@ export interface WriteTarget {
   readonly nameKey: Buffer;
   /** Chunks being stored at once (1..16); default DEFAULT_IN_FLIGHT. */
   readonly inFlight?: number | undefined;
+  /** Most chunks one object may have; default what its manifest surely holds (metadata-limits.ts). */
+  readonly maxChunks?: number | undefined;
 }
 
 export interface WriteRequest {
@@ -63,7 +66,8 @@ export interface WriteRequest {
 /**
  * Writes one object version and returns its manifest. Shards whose backend failed are
  * recorded with backend null (to be repaired) as long as `minShards` of every chunk landed.
- * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE when a chunk could not reach `minShards` backends
+ * @throws VdcError ZSTOR_BACKEND_UNAVAILABLE when a chunk could not reach `minShards` backends;
+ *   ZSTOR_OBJECT_TOO_LARGE when the source has more chunks than a manifest can describe
  */
 export async function writeObject(
   target: WriteTarget,
@@ -81,6 +85,9 @@ export async function writeObject(
   const plainHash = createHash('sha256');
   const chunks: ChunkRecord[] = [];
   let size = 0;
+  const maxChunks =
+    target.maxChunks ??
+    maxChunksPerObject(rs.data, rs.parity, Math.max(0, ...target.backends.map((b) => b.id.length)));
   const window = target.inFlight ?? DEFAULT_IN_FLIGHT;
   assertInteger(window, 'inFlight', 1, 16, 'ZSTOR_CONFIG_INVALID');
   const inFlight: Promise<void>[] = [];
@@ -160,6 +167,13 @@ export async function writeObject(
     // Chunk k's buffer is last read when chunk k is sealed, which happens before chunk k+2
     // is pulled (the loop awaits handle(k) first): a ring of 3 is safe with one to spare.
     for await (const plain of rechunk(source, target.chunkSize, 3)) {
+      // Refused before this chunk is written, not after the whole object: the manifest
+      // could not be stored (nor read back) and every shard would be an orphan.
+      if (index >= maxChunks)
+        fail(
+          'ZSTOR_OBJECT_TOO_LARGE',
+          `${JSON.stringify(request.name)} has more than ${maxChunks} chunks of ${target.chunkSize} bytes (${maxChunks * target.chunkSize} bytes), more than one manifest can describe: store it as several objects, or with a larger chunkSize; the chunks already written are orphans for \`vdc store gc\``,
+        );
       plainHash.update(plain);
       size += plain.length;
       const packed = packChunk(plain, target.compressionLevel, skipProbe(index));

@@ -46,8 +46,11 @@ describe('store config', () => {
       farm: 'f1',
     });
     assert.equal(c.backends[1]!.farm, undefined);
-    const tuned = parseStoreConfig(`${GOOD}inFlight: 6\nlockSettleMs: 2000\n`);
+    const tuned = parseStoreConfig(
+      `${GOOD}inFlight: 6\nmaintenanceInFlight: 8\nlockSettleMs: 2000\n`,
+    );
     assert.equal(tuned.options.inFlight, 6);
+    assert.equal(tuned.options.maintenanceInFlight, 8);
     assert.deepEqual(tuned.options.lock, { settleMs: 2000 });
   });
 
@@ -66,6 +69,11 @@ describe('store config', () => {
     );
     refused(`${GOOD}chunkSize: 12\n`, C, /'chunkSize'/);
     refused(`${GOOD}inFlight: 0\n`, C, /'inFlight' must be an integer in 1\.\.16/);
+    refused(
+      `${GOOD}maintenanceInFlight: 33\n`,
+      C,
+      /'maintenanceInFlight' must be an integer in 1\.\.32/,
+    );
     refused(`${GOOD}lockSettleMs: 1\n`, C, /'lockSettleMs'/);
     refused(`${GOOD}distinctFarms: yes\n`, C, /'distinctFarms' must be true or false/);
     refused(`${GOOD}data: 5\n`, C, /not valid YAML: Map keys must be unique/);

@@ -8,6 +8,7 @@ import {
   fail,
 } from '../core/assert.ts';
 import { VdcError } from '../core/errors.ts';
+import { MAX_MAINTENANCE_IN_FLIGHT } from './task-window.ts';
 import { parseAddress, type ZdbBackendOptions } from './zdb-backend.ts';
 import { DEFAULT_CHUNK_SIZE, type ZstorOptions } from './zstor-store.ts';
 
@@ -88,7 +89,15 @@ function checkConfig(doc: unknown): StoreConfig {
     doc,
     'config',
     ['data', 'parity', 'backends'],
-    ['chunkSize', 'compressionLevel', 'minShards', 'distinctFarms', 'inFlight', 'lockSettleMs'],
+    [
+      'chunkSize',
+      'compressionLevel',
+      'minShards',
+      'distinctFarms',
+      'inFlight',
+      'maintenanceInFlight',
+      'lockSettleMs',
+    ],
     C,
   );
   assertInteger(doc['data'], 'data', 1, 64, C);
@@ -107,6 +116,10 @@ function checkConfig(doc: unknown): StoreConfig {
   // (a claim must be acknowledged within half of it; see writer-lock.ts).
   const inFlight = doc['inFlight'];
   if (inFlight !== undefined) assertInteger(inFlight, 'inFlight', 1, 16, C);
+  // Chunk groups check and repair work on at once (task-window.ts).
+  const maintenanceInFlight = doc['maintenanceInFlight'];
+  if (maintenanceInFlight !== undefined)
+    assertInteger(maintenanceInFlight, 'maintenanceInFlight', 1, MAX_MAINTENANCE_IN_FLIGHT, C);
   const lockSettleMs = doc['lockSettleMs'];
   if (lockSettleMs !== undefined) assertInteger(lockSettleMs, 'lockSettleMs', 10, 60_000, C);
   const list = doc['backends'];
@@ -123,6 +136,7 @@ function checkConfig(doc: unknown): StoreConfig {
       minShards,
       distinctFarms,
       ...(inFlight === undefined ? {} : { inFlight }),
+      ...(maintenanceInFlight === undefined ? {} : { maintenanceInFlight }),
       ...(lockSettleMs === undefined ? {} : { lock: { settleMs: lockSettleMs } }),
     },
     backends,

@@ -20,6 +20,7 @@ import {
 } from './root-edits.ts';
 import { MAX_SHARD_VALUE, type ShardBackend } from './shard-backend.ts';
 import { SHARD_HEADER_BYTES } from './shard-format.ts';
+import { MAX_MAINTENANCE_IN_FLIGHT } from './task-window.ts';
 import { type HeldLock, WriterLock, type WriterLockOptions } from './writer-lock.ts';
 import { shardNameKey, type ZstorKeys } from './zstor-keys.ts';
 
@@ -43,6 +44,11 @@ export interface ZstorOptions {
   readonly minShards?: number;
   /** Chunks stored at once on put and fetched ahead on get (1..16); default 3. */
   readonly inFlight?: number;
+  /**
+   * Chunk groups check and repair work on at once (1..32; default 4): not used by the
+   * store itself, carried with the config's other options to checkStore / repairStore.
+   */
+  readonly maintenanceInFlight?: number;
   /** Timing of the writer lock (tests shorten it). */
   readonly lock?: WriterLockOptions;
   /**
@@ -126,6 +132,14 @@ export class ZstorStore {
     this.#distinctFarms = options.distinctFarms ?? false;
     this.#inFlight = options.inFlight;
     if (this.#inFlight !== undefined) assertInteger(this.#inFlight, 'inFlight', 1, 16, C);
+    if (options.maintenanceInFlight !== undefined)
+      assertInteger(
+        options.maintenanceInFlight,
+        'maintenanceInFlight',
+        1,
+        MAX_MAINTENANCE_IN_FLIGHT,
+        C,
+      );
     checkPlacement(backends, { total, distinctFarms: this.#distinctFarms });
     this.#backends = backends;
     this.#byId = new Map(backends.map((b) => [b.id, b]));

@@ -24,6 +24,9 @@ export const ZSTOR_CODES = {
   // the writer lock (writer-lock.ts): another writer holds it / ours lapsed before commit
   ZSTOR_LOCKED: 'conflict',
   ZSTOR_LOCK_LOST: 'conflict',
+  // metadata-limits.ts: one object's manifest (or the root) would not fit a metadata blob
+  ZSTOR_OBJECT_TOO_LARGE: 'invalid',
+  ZSTOR_METADATA_TOO_LARGE: 'invalid',
   // S3 API (src/zstor/s3, docs/zstor.md "S3 API"); each maps to one S3 error code
   S3_ACCESS_DENIED: 'unauthorized',
   S3_AUTH_MALFORMED: 'invalid',

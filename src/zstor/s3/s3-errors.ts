@@ -32,6 +32,9 @@ const S3_ERRORS: Partial<Record<ErrorCode, S3ErrorShape>> = {
   S3_KEY_TOO_LONG: { code: 'KeyTooLongError', status: 400 },
   S3_INVALID_RANGE: { code: 'InvalidRange', status: 416 },
   S3_ENTITY_TOO_LARGE: { code: 'EntityTooLarge', status: 400 },
+  // an object (e.g. a completed multipart upload) whose manifest would be too large
+  ZSTOR_OBJECT_TOO_LARGE: { code: 'EntityTooLarge', status: 400 },
+  ZSTOR_METADATA_TOO_LARGE: { code: 'EntityTooLarge', status: 400 },
   S3_ENTITY_TOO_SMALL: { code: 'EntityTooSmall', status: 400 },
   S3_MALFORMED_XML: { code: 'MalformedXML', status: 400 },
   S3_INVALID_PART: { code: 'InvalidPart', status: 400 },
