@@ -23,7 +23,7 @@
  * the bench names to loopback (the host's /etc/hosts is untouched).
  *
  *   node --expose-gc bench/gateway.ts [--seconds N] [--connections N]
- *     [--unloaded-connections N] [--only TEXT-IN-ROW-NAMES]
+ *     [--unloaded-connections N] [--only TEXT-IN-ROW-NAMES] [--two-hosts]
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,11 +49,22 @@ const { values } = parseArgs({
     'unloaded-connections': { type: 'string', default: '1' },
     role: { type: 'string' },
     only: { type: 'string' },
+    // two hosts on one machine: the backend side (backend, tunnel client) on CPU 1, the
+    // client side (wrk, our gateway, nginx) on CPU 0 — as the tunnel client runs on the
+    // backend's machine in reality, not beside the gateway
+    'two-hosts': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const UNLOADED = Number(values['unloaded-connections']);
+const TWO_HOSTS = values['two-hosts'];
+
+/** Pins a process and all its threads to one CPU (--two-hosts); a no-op otherwise. */
+async function pin(pid: number | undefined, cpu: 0 | 1): Promise<void> {
+  if (TWO_HOSTS && pid !== undefined)
+    await run('taskset', ['-a', '-p', '-c', String(cpu), String(pid)]);
+}
 /** the paced latency pass: ms wrk waits after each answer before the next request */
 const PACE_MS = 2;
 /** BENCH_NODE_FLAGS: node flags for the gateway and tunnel processes (e.g. --trace-gc). */
@@ -228,11 +239,12 @@ async function wrk(
     ...(host ? ['-H', `Host: ${host}`] : []),
     url,
   ];
+  const wrkCmd = `${TWO_HOSTS ? 'taskset -c 0 ' : ''}wrk ${args.map((a) => `'${a}'`).join(' ')}`;
   const { stdout } = await run('unshare', [
     '-m',
     'sh',
     '-c',
-    `mount --bind ${hosts} /etc/hosts && exec wrk ${args.map((a) => `'${a}'`).join(' ')}`,
+    `mount --bind ${hosts} /etc/hosts && exec ${wrkCmd}`,
   ]);
   const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(stdout)?.[1]);
   const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
@@ -374,6 +386,14 @@ stream {
       readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(' ')[0],
     );
     const ours = [gatewayProcess.pid!, tunnel.pid!];
+    for (const [pid, cpu] of [
+      [backend.pid, 1],
+      [tunnel.pid, 1],
+      [gatewayProcess.pid, 0],
+      [nginx.pid, 0],
+      [worker, 0],
+    ] as const)
+      await pin(pid, cpu);
     const runs: [string, string, number[], string?][] = [
       ['http: client → backend', `http://127.0.0.1:${ports.http}/`, []],
       ['http: → vdc gateway → tunnel → backend', `http://${host}:${gw.httpPort}/`, ours],
@@ -493,6 +513,7 @@ stream {
     ];
     printTable(`memory (${N} of each)`, memory);
     const path = writeResults('gateway', {
+      twoHosts: TWO_HOSTS,
       seconds: SECONDS,
       connections: CONNECTIONS,
       nodeFlags: roleFlags,
