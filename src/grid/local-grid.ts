@@ -6,6 +6,7 @@ import { toHex } from '../core/hex.ts';
 import { readConfig, writeConfig } from '../core/vdc-config.ts';
 import type { Identity } from '../identity/index.ts';
 import { LedgerClient, ledgerId, loadOrCreateLedgerKey } from '../ledger/index.ts';
+import { releaseClaimsUnder } from '../node/index.ts';
 import { applyDemo } from './demo-vdc.ts';
 import { checkGridFolder } from './grid-folder.ts';
 import { upGateway } from './grid-gateway.ts';
@@ -312,6 +313,8 @@ async function down(home: string, dir: string, purge: boolean): Promise<string[]
   if (purge) {
     if (nodesData !== undefined && isNodesDataDir(nodesData)) {
       rmSync(nodesData, { recursive: true, force: true });
+      // The host-wide uid ranges its containers held (src/node/uid-slots.ts) go with them.
+      releaseClaimsUnder(nodesData);
       try {
         rmdirSync(dirname(nodesData)); // /var/lib/vdc-grid, when no other grid uses it
       } catch {

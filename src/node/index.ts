@@ -66,6 +66,7 @@ export {
   sealSecret,
   sealWorkloadSecrets,
 } from './secret-seal.ts';
+export { releaseClaimsUnder } from './uid-slots.ts';
 export {
   checkWorkloadSpec,
   KIND_RUNTIMES,

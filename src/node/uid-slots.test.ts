@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { hasCode } from '../../test/support/node-fixture.ts';
-import { UidSlots } from './uid-slots.ts';
+import { releaseClaimsUnder, UidSlots } from './uid-slots.ts';
 
 const run = promisify(execFile);
 
@@ -118,4 +118,18 @@ test('a claim names its folder absolutely: an agent elsewhere never takes it for
   const again = new UidSlots(registry, join('a', 'containers'), 10);
   again.prune(new Map()); // a relative path meaning another folder here: not a's claims
   assert.equal(b.claim('c2-x'), 2);
+});
+
+test('a purged grid frees the claims of its node folders, and only theirs', (t) => {
+  const { dir, registry, node } = setup(t);
+  const grid = join(dir, 'grid');
+  const a = new UidSlots(registry, node('grid/node1'), 10);
+  const b = new UidSlots(registry, node('grid/node2'), 10);
+  const other = new UidSlots(registry, node('other'), 10);
+  assert.deepEqual([a.claim('c1-a'), b.claim('c1-a'), other.claim('c1-a')], [0, 1, 2]);
+  assert.equal(releaseClaimsUnder(grid, registry), 0, 'folders still there: nothing freed');
+  rmSync(grid, { recursive: true });
+  rmSync(join(dir, 'other'), { recursive: true }); // gone too, but not under the grid
+  assert.equal(releaseClaimsUnder(grid, registry), 2);
+  assert.deepEqual(readdirSync(registry).sort(), ['2']);
 });

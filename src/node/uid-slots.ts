@@ -27,6 +27,14 @@ interface Claim {
   container: string;
 }
 
+function readClaim(dir: string, slot: number): Claim | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, String(slot)), 'utf8')) as Claim;
+  } catch {
+    return undefined; // absent, or torn by a crash mid-write
+  }
+}
+
 export class UidSlots {
   readonly #dir: string;
   readonly #node: string;
@@ -42,11 +50,7 @@ export class UidSlots {
   }
 
   #read(slot: number): Claim | undefined {
-    try {
-      return JSON.parse(readFileSync(join(this.#dir, String(slot)), 'utf8')) as Claim;
-    } catch {
-      return undefined; // absent, or torn by a crash mid-write: see #take
-    }
+    return readClaim(this.#dir, slot);
   }
 
   /** Creates the claim if no one holds it; true when it is ours now. */
@@ -120,4 +124,38 @@ export class UidSlots {
         this.release(slot, held.container);
     }
   }
+}
+
+/**
+ * Frees the claims of every node folder under `dir` that is gone (a local grid purged with
+ * its nodes' data): what a later claim would take over anyway, freed by whoever deleted
+ * them — each under the one-reclaimer-per-slot marker, as a takeover is.
+ * @returns how many were freed
+ */
+export function releaseClaimsUnder(dir: string, registry = DEFAULT_UID_SLOTS_DIR): number {
+  if (!existsSync(registry)) return 0;
+  const under = `${resolve(dir)}/`;
+  const gone = (slot: number) => {
+    const held = readClaim(registry, slot);
+    return held?.node.startsWith(under) === true && !existsSync(held.node);
+  };
+  let freed = 0;
+  for (const entry of readdirSync(registry)) {
+    if (!/^[0-9]+$/.test(entry) || !gone(Number(entry))) continue;
+    const marker = join(registry, `${entry}.reclaim`);
+    try {
+      writeFileSync(marker, String(process.pid), { flag: 'wx', mode: 0o600 });
+    } catch {
+      continue; // someone is taking it over right now
+    }
+    try {
+      if (gone(Number(entry))) {
+        unlinkSync(join(registry, entry));
+        freed++;
+      }
+    } finally {
+      unlinkSync(marker);
+    }
+  }
+  return freed;
 }

@@ -342,5 +342,17 @@ describe('vdc up / down', () => {
     assert.deepEqual(JSON.parse(purge.stdout), { stopped: [], purged: true });
     assert.equal(existsSync(join(home, 'grid')), false);
     assert.equal(existsSync(state.nodesData), false, 'the nodes’ data is deleted');
+    // …and the host-wide uid ranges its containers held are free again.
+    const slots = '/var/lib/vdc/uid-slots';
+    const claims = existsSync(slots)
+      ? readdirSync(slots)
+          .filter((f) => /^[0-9]+$/.test(f))
+          .map((f) => readFileSync(join(slots, f), 'utf8'))
+      : [];
+    assert.equal(
+      claims.filter((c) => c.includes(state.nodesData as string)).length,
+      0,
+      'no uid claim names the purged grid',
+    );
   });
 });
