@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { fail } from '../core/assert.ts';
 import { jsonLogger } from '../core/log.ts';
+import { settleWithin } from '../core/settle-within.ts';
 import { parseHostPort, type RunningTunnel, startTunnel } from '../gateway/index.ts';
 import type { CliIo } from './cli-io.ts';
 import { connectAsUser, type LedgerFlags, positiveInt, withLedgerFlags } from './ledger-context.ts';
@@ -80,8 +81,7 @@ export function tunnelCommand(io: CliIo, deps: TunnelCommandDeps = {}): Command 
       const tunnel = startTunnel({
         view: () => client.follower.view,
         // bounded: a slow ledger must not hold the handshake past the gateway's patience
-        sync: () =>
-          Promise.race([client.follower.sync(), new Promise((r) => setTimeout(r, 5_000).unref())]),
+        sync: () => settleWithin(client.follower.sync(), 5_000),
         ledger: client.follower.ledger,
         identity,
         name: opts.name,

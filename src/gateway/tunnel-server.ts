@@ -5,6 +5,7 @@ import { fail } from '../core/assert.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
 import { listenOn } from '../core/listen-on.ts';
 import type { Logger } from '../core/log.ts';
+import { settleWithin } from '../core/settle-within.ts';
 import type { Projection } from '../ledger/index.ts';
 import type { BackendPool } from './backend-pool.ts';
 import {
@@ -81,11 +82,10 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
   const freshen = (): Promise<void> => {
     if (!opts.sync || Date.now() - syncedAt < FRESH_MS) return Promise.resolve();
     syncing ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((r) => {
-        timer = setTimeout(r, SYNC_WAIT_MS);
-      });
-      await Promise.race([opts.sync!().catch(() => {}), late]).finally(() => clearTimeout(timer));
+      await settleWithin(
+        opts.sync!().catch(() => {}),
+        SYNC_WAIT_MS,
+      );
       syncedAt = Date.now();
       syncing = undefined;
     })();

@@ -5,6 +5,7 @@ import { fail } from '../core/assert.ts';
 import { canonicalize } from '../core/canonical-json.ts';
 import { asVdcError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { settleWithin } from '../core/settle-within.ts';
 import { type RunningTunnel, startTunnel } from '../gateway/index.ts';
 import type { Identity } from '../identity/index.ts';
 import type { Projection } from '../ledger/index.ts';
@@ -270,11 +271,7 @@ export class GatewayRuntime implements WorkloadRuntime {
       e.settle = resolve;
     });
     this.#startTunnel(e, link);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.#o.firstOutcomeMs ?? FIRST_OUTCOME_MS);
-    });
-    const outcome = await Promise.race([first, late]).finally(() => clearTimeout(timer));
+    const outcome = await settleWithin(first, this.#o.firstOutcomeMs ?? FIRST_OUTCOME_MS);
     if (outcome === 'refused') throw e.refusal!;
   }
 

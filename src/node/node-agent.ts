@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { asVdcError } from '../core/errors.ts';
 import { toHex } from '../core/hex.ts';
 import { jsonLogger, type Logger } from '../core/log.ts';
+import { settleWithin } from '../core/settle-within.ts';
 import type { Identity } from '../identity/index.ts';
 import { LedgerClient, type LedgerFollower, type LedgerNode } from '../ledger/index.ts';
 import { followerDirectory, RelayClient } from '../relay/index.ts';
@@ -118,13 +119,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const started = clock.now();
   // Bounded: a slow ledger must not hold a deployment past the sender's request timeout, nor
   // a tunnel handshake past the gateway's.
-  const boundedSync = async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SYNC_BEFORE_CHECK_MS);
-    });
-    await Promise.race([follower.sync(), late]).finally(() => clearTimeout(timer));
-  };
+  const boundedSync = async () => void (await settleWithin(follower.sync(), SYNC_BEFORE_CHECK_MS));
   const engine = new DeploymentEngine({
     store: new DeploymentStore(join(o.data, 'deployments')),
     view: () => follower.view,
