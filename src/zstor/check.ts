@@ -211,6 +211,23 @@ export async function inspectGroup(
   return { payloads, findings };
 }
 
+/**
+ * One version's manifest, read and parsed, with its chunk groups; or, when it cannot be
+ * read (shards lost, a bad blob), why — check reports it lost, repair reports it failed.
+ */
+export async function readVersion(
+  meta: MetadataStore,
+  mg: ShardGroup,
+  ref: BlobRef,
+): Promise<{ manifest?: ObjectManifest; groups: ShardGroup[]; lost?: string }> {
+  try {
+    const manifest = parseManifest(await meta.getManifest(ref));
+    return { manifest, groups: chunkGroups(manifest) };
+  } catch (err) {
+    return { groups: [], lost: `${groupLabel(mg)}: ${asVdcError(err).message}` };
+  }
+}
+
 export function groupLabel(g: ShardGroup): string {
   const what = g.kind === 'chunk' ? `chunk ${g.chunk} of` : 'manifest of';
   return `${what} ${JSON.stringify(g.object)} version ${g.version}`;
@@ -315,14 +332,7 @@ export async function checkStore(
         );
         // The manifest is read here, one at a time (its chunks are what the window fills
         // with), so memory holds the manifests of the versions in the window only.
-        let manifest: ObjectManifest | undefined;
-        let manifestLost: string | undefined;
-        try {
-          manifest = parseManifest(await meta.getManifest(v.manifest));
-        } catch (err) {
-          manifestLost = `${groupLabel(mg)}: ${asVdcError(err).message}`;
-        }
-        const groups = manifest === undefined ? [] : chunkGroups(manifest);
+        const { groups, lost: manifestLost } = await readVersion(meta, mg, v.manifest);
         const checked: Promise<GroupCheck>[] = [];
         for (const g of groups)
           checked.push((await window.start(() => checkGroup(g, byId, nameKey))).result);

@@ -2,7 +2,6 @@ import type { JsonValue } from '../core/canonical-json.ts';
 import { asVdcError } from '../core/errors.ts';
 import {
   type CheckReport,
-  chunkGroups,
   groupLabel,
   type InspectedGroup,
   inspectGroup,
@@ -11,11 +10,12 @@ import {
   maintenanceWindow,
   manifestGroup,
   metadataStoreFor,
+  readVersion,
   type ShardGroup,
 } from './check.ts';
 import type { BlobRef, MetadataRoot, VersionRef } from './metadata-root.ts';
 import type { MetadataStore } from './metadata-store.ts';
-import { type ObjectManifest, parseManifest, type ShardRecord } from './object-manifest.ts';
+import type { ShardRecord } from './object-manifest.ts';
 import { ReedSolomon } from './reed-solomon.ts';
 import type { ShardBackend } from './shard-backend.ts';
 import { encodeShard } from './shard-format.ts';
@@ -202,14 +202,7 @@ async function repairVersion(
   const { result: inspectedManifest } = await window.start(() =>
     inspectGroup(mg, ctx.byId, ctx.nameKey),
   );
-  let manifest: ObjectManifest | undefined;
-  let manifestError: string | undefined;
-  try {
-    manifest = parseManifest(await meta.getManifest(v.manifest));
-  } catch (err) {
-    manifestError = `${groupLabel(mg)}: ${asVdcError(err).message}`;
-  }
-  const groups = manifest === undefined ? [] : chunkGroups(manifest);
+  const { manifest, groups, lost: manifestError } = await readVersion(meta, mg, v.manifest);
   const fixes: Promise<GroupFix>[] = [];
   for (const g of groups) fixes.push((await window.start(() => repairGroup(ctx, g))).result);
   const finished = await window.start(async (): Promise<VersionFix> => {
