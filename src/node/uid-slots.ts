@@ -35,6 +35,36 @@ function readClaim(dir: string, slot: number): Claim | undefined {
   }
 }
 
+/**
+ * Removes slot `slot`'s claim if its node folder is gone and `also(claim)` holds, under the
+ * slot's one-reclaimer marker (`N.reclaim`, created exclusively): two that both saw the
+ * stale claim would otherwise both unlink, and the second would unlink the claim the first
+ * made next. Nothing else removes a claim whose node is gone, and no claim can be created
+ * while the file exists, so the claim re-read under the marker is the one unlinked. A
+ * process that crashes here leaves the marker, and that one slot is never reclaimed.
+ * @returns whether it removed the claim (false too while another holds the marker)
+ */
+function unlinkStale(dir: string, slot: number, also: (held: Claim) => boolean): boolean {
+  const stale = () => {
+    const held = readClaim(dir, slot);
+    return held !== undefined && !existsSync(held.node) && also(held);
+  };
+  if (!stale()) return false;
+  const marker = join(dir, `${slot}.reclaim`);
+  try {
+    writeFileSync(marker, String(process.pid), { flag: 'wx', mode: 0o600 });
+  } catch {
+    return false;
+  }
+  try {
+    if (!stale()) return false;
+    unlinkSync(join(dir, String(slot)));
+    return true;
+  } finally {
+    unlinkSync(marker);
+  }
+}
+
 export class UidSlots {
   readonly #dir: string;
   readonly #node: string;
@@ -65,34 +95,9 @@ export class UidSlots {
     }
     const held = this.#read(slot);
     if (held?.node === this.#node && held.container === container) return true;
-    // A torn claim is left alone: its writer may still be finishing it.
-    if (!held || existsSync(held.node)) return false;
-    return this.#reclaim(slot, container);
-  }
-
-  /**
-   * Takes a claim whose node is gone. One reclaimer per slot at a time (`N.reclaim`,
-   * created exclusively): two that both saw the stale claim would otherwise both unlink,
-   * and the second would unlink the first one's new claim. Nothing else removes a claim
-   * whose node is gone, and no claim can be created while the file exists, so the claim
-   * re-read under the marker is the one unlinked. A reclaimer that crashes here leaves the
-   * marker, and that one slot is never reclaimed.
-   */
-  #reclaim(slot: number, container: string): boolean {
-    const marker = join(this.#dir, `${slot}.reclaim`);
-    try {
-      writeFileSync(marker, String(process.pid), { flag: 'wx', mode: 0o600 });
-    } catch {
-      return false;
-    }
-    try {
-      const held = this.#read(slot);
-      if (!held || existsSync(held.node)) return false;
-      unlinkSync(join(this.#dir, String(slot)));
-      return this.#take(slot, container);
-    } finally {
-      unlinkSync(marker);
-    }
+    // A claim whose node is gone is taken over; a torn one is left alone (its writer may
+    // still be finishing it: unlinkStale reads no node there).
+    return unlinkStale(this.#dir, slot, () => true) && this.#take(slot, container);
   }
 
   /** The first slot no one holds, claimed for `container`. @throws CONTAINER_START_FAILED */
@@ -135,27 +140,12 @@ export class UidSlots {
 export function releaseClaimsUnder(dir: string, registry = DEFAULT_UID_SLOTS_DIR): number {
   if (!existsSync(registry)) return 0;
   const under = `${resolve(dir)}/`;
-  const gone = (slot: number) => {
-    const held = readClaim(registry, slot);
-    return held?.node.startsWith(under) === true && !existsSync(held.node);
-  };
   let freed = 0;
-  for (const entry of readdirSync(registry)) {
-    if (!/^[0-9]+$/.test(entry) || !gone(Number(entry))) continue;
-    const marker = join(registry, `${entry}.reclaim`);
-    try {
-      writeFileSync(marker, String(process.pid), { flag: 'wx', mode: 0o600 });
-    } catch {
-      continue; // someone is taking it over right now
-    }
-    try {
-      if (gone(Number(entry))) {
-        unlinkSync(join(registry, entry));
-        freed++;
-      }
-    } finally {
-      unlinkSync(marker);
-    }
-  }
+  for (const entry of readdirSync(registry))
+    if (
+      /^[0-9]+$/.test(entry) &&
+      unlinkStale(registry, Number(entry), (held) => held.node.startsWith(under))
+    )
+      freed++;
   return freed;
 }
