@@ -1,16 +1,15 @@
-import {
-  Agent,
-  type ClientRequest,
-  request as httpRequest,
-  type OutgoingHttpHeaders,
-} from 'node:http';
 import { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
-import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { fail } from '../core/assert.ts';
 import { VdcError } from '../core/errors.ts';
 import type { TunnelAuthority, TunnelHello } from './tunnel-auth.ts';
 import type { BackendTls } from './tunnel-tls.ts';
+import {
+  Upstream,
+  type UpstreamAnswer,
+  type UpstreamExchange,
+  type UpstreamRequest,
+} from './upstream.ts';
 
 /*
  * The tunnels connected for each name. A request takes the next live tunnel in turn
@@ -28,37 +27,7 @@ export interface Backend {
   /** the owner's certificate this tunnel presented (http mode over TLS) */
   tls?: BackendTls;
   /** http mode: kept-alive HTTP/1.1 connections to the target, each a CONNECT stream */
-  agent?: Agent;
-}
-
-/**
- * An HTTP agent whose connections are CONNECT streams through one tunnel: node's HTTP
- * client speaks HTTP/1.1 to the backend's target over them and keeps them alive, so the
- * tunnel client only relays bytes (no HTTP work there) and reuses its target connections.
- */
-class TunnelAgent extends Agent {
-  readonly #open: () => Promise<ClientHttp2Stream>;
-
-  constructor(open: () => Promise<ClientHttp2Stream>) {
-    super({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
-    this.#open = open;
-  }
-
-  override createConnection(
-    _o: unknown,
-    cb: (err: Error | null, socket?: Duplex) => void,
-  ): undefined {
-    this.#open().then((stream) => {
-      // What node's HTTP client and agent call on a socket that a stream does not have.
-      const s = stream as unknown as Record<string, unknown>;
-      for (const m of ['setKeepAlive', 'setNoDelay', 'ref', 'unref']) s[m] ??= () => stream;
-      // The target closed its connection (e.g. its keep-alive timeout): the stream is done
-      // too, as a TCP socket would be, so the agent never reuses a half-closed one.
-      stream.once('end', () => stream.destroy());
-      cb(null, stream);
-    }, cb);
-    return undefined;
-  }
+  upstream?: Upstream;
 }
 
 export class BackendPool {
@@ -85,7 +54,7 @@ export class BackendPool {
   }
 
   #remove(backend: Backend): void {
-    backend.agent?.destroy();
+    backend.upstream?.close();
     const list = this.#byName.get(backend.authority.name);
     if (!list) return;
     const rest = list.filter((b) => b !== backend);
@@ -151,22 +120,15 @@ export class BackendPool {
 
   /**
    * Sends one HTTP/1.1 request to `name`'s target through the next live tunnel, over a
-   * kept-alive CONNECT stream of that tunnel (http mode). `headers` are raw pairs.
+   * kept-alive CONNECT stream of that tunnel (http mode).
    * @throws VdcError TUNNEL_UNAVAILABLE when no tunnel is connected
    */
-  httpRequest(name: string, o: { method: string; path: string; headers: string[] }): ClientRequest {
+  exchange(name: string, request: UpstreamRequest, answer: UpstreamAnswer): UpstreamExchange {
     const backend = this.#pick(name);
     if (!backend)
       fail('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`);
-    backend.agent ??= new TunnelAgent(() => this.#connect(backend, name));
-    return httpRequest({
-      method: o.method,
-      path: o.path,
-      headers: o.headers as unknown as OutgoingHttpHeaders,
-      agent: backend.agent,
-      host: name,
-      setHost: false,
-    });
+    backend.upstream ??= new Upstream(() => this.#connect(backend, name));
+    return backend.upstream.exchange(request, answer);
   }
 
   #connect(backend: Backend, name: string): Promise<ClientHttp2Stream> {
@@ -205,8 +167,8 @@ export class BackendPool {
             ),
           );
         }
-        // Node 24's Http2Stream writev corrupts the first chunk when a string head is corked
-        // with a body chunk (http's client does that): write chunks one at a time.
+        // Node 24's Http2Stream writev corrupts the first chunk when a string head is
+        // batched with a body chunk (writes made while one is pending are): one at a time.
         (stream as unknown as { _writev: unknown })._writev = null;
         resolve(stream);
       });

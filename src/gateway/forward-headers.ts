@@ -83,15 +83,3 @@ export function responseHeaders(raw: readonly string[]): string[] {
   }
   return out;
 }
-
-/** Raw header pairs as an HTTP/2 header object: names lowercased, repeats as arrays. */
-export function headerObject(raw: readonly string[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!;
-    const had = out[name];
-    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-  }
-  return out;
-}

@@ -1,5 +1,4 @@
 import {
-  type ClientRequest,
   createServer,
   type IncomingMessage,
   type Server,
@@ -12,9 +11,9 @@ import type { TLSSocket } from 'node:tls';
 import { asVdcError } from '../core/errors.ts';
 import { listenOn } from '../core/listen-on.ts';
 import type { NameRecord } from '../ledger/index.ts';
-import { relayBody } from './body-relay.ts';
-import { headerObject, requestHeaders, responseHeaders } from './forward-headers.ts';
+import { requestHeaders, responseHeaders } from './forward-headers.ts';
 import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
+import type { UpstreamAnswer, UpstreamExchange } from './upstream.ts';
 
 /*
  * The public HTTP listener (names in `http` mode): routes by Host, enforces the name's
@@ -199,18 +198,56 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
     deadline.unref();
     res.once('close', () => clearTimeout(deadline));
     const maxBody = rules.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-    // The request is re-written by node's HTTP client from what was parsed: framing is
-    // node's own (a chunked request body stays chunked), never the client's bytes.
-    const headers = requestHeaders(req.rawHeaders, ip, host, proto);
+    // The request is re-written from what node's parser read: framing is the gateway's own
+    // (a chunked request body stays chunked), never the client's bytes.
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    if (chunked) headers.push('Transfer-Encoding', 'chunked');
-    let upstream: ClientRequest;
+    const length = req.headers['content-length'];
+    const body = chunked ? 'chunked' : length === undefined || length === '0' ? 'none' : 'length';
+    let status = 0;
+    let out: string[] = [];
+    const answer: UpstreamAnswer = {
+      head(code, headers) {
+        status = code;
+        out = responseHeaders(headers);
+      },
+      body(chunk, last) {
+        if (res.destroyed) return;
+        // The head goes with the first piece of the body: a small answer is one write.
+        if (!res.headersSent) res.writeHead(status, out);
+        if (last) return void res.end(chunk.length > 0 ? chunk : undefined);
+        if (chunk.length > 0 && !res.write(chunk)) {
+          upstream.pause();
+          res.once('drain', () => upstream.resume());
+        }
+      },
+      fail(err) {
+        if (err.code !== 'TUNNEL_UNAVAILABLE' || res.headersSent)
+          log.log('warn', 'forward failed', {
+            name: record.name,
+            code: err.code,
+            err: err.message,
+          });
+        refuse(
+          res,
+          502,
+          err.code === 'TUNNEL_UNAVAILABLE' && !res.headersSent
+            ? 'no backend answered'
+            : 'the backend failed',
+        );
+      },
+    };
+    let upstream: UpstreamExchange;
     try {
-      upstream = opts.pool.httpRequest(record.name, {
-        method: req.method!,
-        path: req.url!,
-        headers,
-      });
+      upstream = opts.pool.exchange(
+        record.name,
+        {
+          method: req.method!,
+          path: req.url!,
+          headers: requestHeaders(req.rawHeaders, ip, host, proto),
+          body,
+        },
+        answer,
+      );
     } catch (err) {
       return refuse(
         res,
@@ -220,31 +257,22 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
           : 'the backend failed',
       );
     }
-    upstream.on('error', (err) => {
-      log.log('warn', 'forward failed', { name: record.name, err: err.message });
-      refuse(res, 502, 'the backend failed');
-    });
-    upstream.on('response', (answer) => {
-      answer.on('error', () => res.destroy());
-      const out = headerObject(responseHeaders(answer.rawHeaders));
-      relayBody(answer, res, () => res.writeHead(answer.statusCode ?? 502, out));
-    });
     res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) upstream.abort();
     });
-    const length = req.headers['content-length'];
-    if (!chunked && (length === undefined || length === '0')) return void upstream.end();
+    if (body === 'none') return;
     let seen = 0;
+    upstream.onDrain = () => req.resume();
     req.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > maxBody) {
-        req.unpipe(upstream);
-        upstream.destroy();
+        upstream.abort();
         refuse(res, 413, 'body too large');
-        req.socket.destroy();
+        return void req.socket.destroy();
       }
+      if (!upstream.write(chunk)) req.pause();
     });
-    req.pipe(upstream);
+    req.on('end', () => upstream.end());
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { DOMAIN, startEchoBackend, startGatewayGrid } from '../../src/gateway/gateway-test-kit.ts';
 import { waitFor } from '../support/node-fixture.ts';
@@ -185,4 +185,33 @@ test('an unknown name gets 404 over HTTP and a closed connection over TLS, never
     assert.notEqual(closed, 'connected', servername);
   }
   assert.equal(seen(), 0);
+});
+
+test('a backend cannot smuggle an answer to another request: a second answer on its connection is refused', async (t) => {
+  const g = await startGatewayGrid(t);
+  // A target that answers its first request twice, the second answer meant for whoever's
+  // request the gateway would send next on that kept-alive connection.
+  let requests = 0;
+  const target = createServer((s) => {
+    s.on('error', () => {});
+    s.on('data', () => {
+      const body = requests++ === 0 ? 'one' : 'two';
+      let text = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      if (body === 'one') text += 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nSMUGGLED';
+      s.write(text);
+    });
+  });
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  t.after(() => target.close());
+  await g.registerName(g.user, 'app', 'http');
+  g.tunnel(g.user, 'app', (target.address() as AddressInfo).port);
+  await waitFor('the tunnel', () => g.gateway.pool.count('app') === 1);
+  const ask = () =>
+    raw(g.gateway.httpPort, `GET / HTTP/1.1\r\nHost: app.${DOMAIN}\r\nConnection: close\r\n\r\n`);
+  const first = await ask();
+  assert.equal(status(first), 502);
+  assert.doesNotMatch(first, /one|SMUGGLED/);
+  const second = await ask();
+  assert.equal(status(second), 200);
+  assert.match(second, /\r\n\r\ntwo$/);
 });

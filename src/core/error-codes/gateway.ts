@@ -29,4 +29,6 @@ export const GATEWAY_CODES = {
   // tunnel use
   TUNNEL_UNAVAILABLE: 'unavailable',
   TUNNEL_TARGET_INVALID: 'usage',
+  // http mode: the backend's answer, read by the gateway
+  UPSTREAM_RESPONSE_INVALID: 'unavailable',
 } as const satisfies Record<string, ErrorKind>;

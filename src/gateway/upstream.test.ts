@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { type ClientHttp2Stream, connect as h2connect, createServer as h2server } from 'node:http2';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type TestContext, test } from 'node:test';
+import type { VdcError } from '../core/errors.ts';
+import { streamForwarder } from './tunnel-forward.ts';
+import { Upstream, type UpstreamRequest } from './upstream.ts';
+
+/*
+ * The gateway's HTTP/1.1 over kept-alive CONNECT streams, against a scripted target behind
+ * a real HTTP/2 session and the tunnel client's own forwarder: what reaches the target, when
+ * a connection is reused, and what a misbehaving target can and cannot do.
+ */
+
+interface Target {
+  /** every connection's bytes as received */
+  received: string[];
+  connections: number;
+}
+
+/**
+ * A target answering each request with `answer`: `n` counts requests on the connection,
+ * `all` on every connection.
+ */
+async function tunnelTo(
+  t: TestContext,
+  answer: (socket: Socket, n: number, text: string, all: number) => void,
+  o: { idleMs?: number } = {},
+): Promise<{ upstream: Upstream; target: Target }> {
+  const target: Target = { received: [], connections: 0 };
+  let all = 0;
+  const server = createServer((socket) => {
+    const i = target.connections++;
+    target.received[i] = '';
+    let n = 0;
+    socket.on('data', (d) => {
+      target.received[i] += d.toString('latin1');
+      // A request is answered once its head (and any body, for these tests) is in.
+      if (/\r\n\r\n/.test(d.toString('latin1'))) answer(socket, n++, target.received[i]!, all++);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const forward = streamForwarder({
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+  });
+  const h2 = h2server();
+  h2.on('stream', (stream, headers) => forward.serve(stream, headers));
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const session = h2connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
+  t.after(() => {
+    session.destroy();
+    forward.close();
+    h2.close();
+    server.close();
+  });
+  const open = () =>
+    new Promise<ClientHttp2Stream>((resolve, reject) => {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': 'x:0' });
+      stream.once('response', (h) =>
+        h[':status'] === 200 ? resolve(stream) : reject(new Error('refused')),
+      );
+      stream.once('error', reject);
+    });
+  return { upstream: new Upstream(open, o), target };
+}
+
+interface Result {
+  status?: number;
+  headers?: string[];
+  body: string;
+  error?: VdcError;
+}
+
+function send(
+  upstream: Upstream,
+  request: Partial<UpstreamRequest> = {},
+  body: Buffer[] = [],
+): Promise<Result> {
+  return new Promise((resolve) => {
+    const out: Result = { body: '' };
+    const ex = upstream.exchange(
+      { method: 'GET', path: '/', headers: ['Host', 'x.test'], body: 'none', ...request },
+      {
+        head(status, headers) {
+          out.status = status;
+          out.headers = headers;
+        },
+        body(chunk, last) {
+          out.body += chunk.toString();
+          if (last) resolve(out);
+        },
+        fail(error) {
+          out.error = error;
+          resolve(out);
+        },
+      },
+    );
+    for (const piece of body) ex.write(piece);
+    if (request.body && request.body !== 'none') ex.end();
+  });
+}
+
+const ok = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+test('requests share one kept-alive connection to the target, written as HTTP/1.1', async (t) => {
+  const { upstream, target } = await tunnelTo(t, (s, n) => s.write(ok(`answer ${n}`)));
+  for (const n of [0, 1, 2]) {
+    const r = await send(upstream, { path: `/p${n}` });
+    assert.deepEqual([r.status, r.body], [200, `answer ${n}`]);
+  }
+  assert.equal(target.connections, 1);
+  assert.match(target.received[0]!, /^GET \/p0 HTTP\/1\.1\r\nHost: x\.test\r\n\r\nGET \/p1 /);
+  assert.equal(upstream.idle, 1);
+});
+
+test('request bodies are framed by the gateway: Content-Length as given, or chunked', async (t) => {
+  const { upstream, target } = await tunnelTo(t, (s, _n, text) => {
+    if (/\r\n\r\n[\s\S]*(?:abcdef|0\r\n\r\n)$/.test(text)) s.write(ok('got it'));
+  });
+  const length = await send(
+    upstream,
+    { method: 'POST', headers: ['Host', 'x.test', 'Content-Length', '6'], body: 'length' },
+    [Buffer.from('abc'), Buffer.from('def')],
+  );
+  assert.equal(length.body, 'got it');
+  assert.match(target.received[0]!, /Content-Length: 6\r\n\r\nabcdef$/);
+  const chunked = await send(upstream, { method: 'PUT', body: 'chunked' }, [
+    Buffer.from('hello'),
+    Buffer.from('!'),
+  ]);
+  assert.equal(chunked.body, 'got it');
+  assert.match(
+    target.received.at(-1)!,
+    /PUT \/ HTTP\/1\.1\r\nHost: x\.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n$/,
+  );
+});
+
+test('a reused connection the target closed as the request went out: sent once more on a new one', async (t) => {
+  // The target answers the first request of each connection and drops the connection on the
+  // second, without a word: what a keep-alive timeout racing a request looks like.
+  const { upstream, target } = await tunnelTo(t, (s, n) =>
+    n === 0 ? s.write(ok('fresh')) : s.destroy(),
+  );
+  assert.equal((await send(upstream)).body, 'fresh');
+  const again = await send(upstream);
+  assert.deepEqual([again.status, again.body, target.connections], [200, 'fresh', 2]);
+  // A request with a body is not sent twice: the target may have acted on it.
+  const post = await send(
+    upstream,
+    { method: 'POST', body: 'length', headers: ['Content-Length', '1'] },
+    [Buffer.from('x')],
+  );
+  assert.equal(post.error?.code, 'TUNNEL_UNAVAILABLE');
+  assert.equal(target.connections, 2);
+});
+
+test('a target cannot smuggle a second answer onto the connection', async (t) => {
+  const smuggled = `${ok('one')}${ok('SMUGGLED')}`;
+  const { upstream, target } = await tunnelTo(t, (s, _n, _t, all) =>
+    s.write(all === 0 ? smuggled : ok('two')),
+  );
+  const first = await send(upstream);
+  assert.equal(first.error?.code, 'UPSTREAM_RESPONSE_INVALID');
+  assert.equal(first.status, 200, 'the head was read, but no body was handed on');
+  assert.equal(first.body, '');
+  const second = await send(upstream);
+  assert.deepEqual(
+    [second.body, target.connections],
+    ['two', 2],
+    'a new connection, its own answer',
+  );
+});
+
+test('an answer the target cuts short fails; an aborted exchange or stale idle connection is not reused', async (t) => {
+  const { upstream, target } = await tunnelTo(
+    t,
+    (s, _n, text, all) => {
+      if (all === 0) s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort');
+      else if (!text.slice(text.lastIndexOf('GET ')).startsWith('GET /hang')) s.write(ok('fine'));
+    },
+    { idleMs: 50 },
+  );
+  assert.equal((await send(upstream)).error?.code, 'UPSTREAM_RESPONSE_INVALID');
+  assert.equal((await send(upstream)).body, 'fine');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await send(upstream)).body, 'fine');
+  assert.equal(target.connections, 3, 'the idle connection past its time was closed, not reused');
+  // The client goes away while the target still works on its request: that connection
+  // may yet carry the answer, so it is closed, never given to the next request.
+  const ex = upstream.exchange(
+    { method: 'GET', path: '/hang', headers: [], body: 'none' },
+    { head() {}, body() {}, fail() {} },
+  );
+  while (!target.received[2]!.includes('/hang')) await new Promise((r) => setTimeout(r, 5));
+  ex.abort();
+  assert.equal((await send(upstream)).body, 'fine');
+  assert.equal(target.connections, 4);
+});
+
+test('a request that cannot be written as HTTP/1.1 is refused before anything is sent', async (t) => {
+  const { upstream, target } = await tunnelTo(t, (s) => s.write(ok('x')));
+  for (const bad of [
+    { path: '/a b' },
+    { path: 'http://elsewhere/' },
+    { headers: ['X-A', 'a\r\nInjected: 1'] },
+    { headers: ['Bad Name', 'v'] },
+  ])
+    assert.throws(
+      () =>
+        upstream.exchange(
+          { method: 'GET', path: '/', headers: [], body: 'none', ...bad },
+          { head() {}, body() {}, fail() {} },
+        ),
+      { code: 'UPSTREAM_RESPONSE_INVALID' },
+    );
+  assert.equal(target.connections, 0);
+});
