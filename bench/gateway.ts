@@ -203,7 +203,6 @@ function ms(value: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
-/** Runs wrk (in the private-hosts namespace) and reads req/s, p50 and p99. */
 /** CPU seconds (user + system) a process and its threads have used so far. */
 function cpuSeconds(pid: number): number {
   try {
@@ -216,18 +215,27 @@ function cpuSeconds(pid: number): number {
 }
 
 /**
- * Runs wrk (in the private-hosts namespace) and reads req/s, p50 and p99, and the CPU the
- * proxy's processes and the backend spent per request (µs), which, unlike req/s, hardly
- * moves with what else the shared host runs.
+ * wrk's `done` hook: the tail's shape (p90, p99.9, in ms), which --latency does not print.
+ * A latency script of the bench's own is this plus its hooks.
+ */
+const TAIL_LUA = `done = function(summary, latency, requests)
+  io.write(string.format("tail p90=%.3f p99.9=%.3f\\n", latency:percentile(90) / 1000, latency:percentile(99.9) / 1000))
+end
+`;
+
+/**
+ * Runs wrk (in the private-hosts namespace) and reads req/s, p50, p90, p99 and p99.9, and
+ * the CPU the proxy's processes and the backend spent per request (µs), which, unlike
+ * req/s, hardly moves with what else the shared host runs. `script` must include TAIL_LUA.
  */
 async function wrk(
   name: string,
   url: string,
   hosts: string,
-  host?: string,
-  cpu: { proxy: number[]; backend: number } = { proxy: [], backend: 0 },
-  connections = CONNECTIONS,
-  script?: string,
+  host: string | undefined,
+  cpu: { proxy: number[]; backend: number },
+  connections: number,
+  script: string,
 ): Promise<BenchRow> {
   const before = new Map([...cpu.proxy, cpu.backend].map((pid) => [pid, cpuSeconds(pid)]));
   const args = [
@@ -235,7 +243,8 @@ async function wrk(
     `-c${connections}`,
     `-d${SECONDS}s`,
     '--latency',
-    ...(script ? ['-s', script] : []),
+    '-s',
+    script,
     ...(host ? ['-H', `Host: ${host}`] : []),
     url,
   ];
@@ -249,6 +258,7 @@ async function wrk(
   const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(stdout)?.[1]);
   const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
   const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
+  const tail = /tail p90=([0-9.]+) p99\.9=([0-9.]+)/.exec(stdout);
   const errors = /Non-2xx or 3xx responses: ([0-9]+)/.exec(stdout)?.[1] ?? '0';
   const socketErrors = /Socket errors: (.*)/.exec(stdout)?.[1] ?? '';
   const requests = Number(/([0-9]+) requests in/.exec(stdout)?.[1]);
@@ -263,6 +273,8 @@ async function wrk(
     'req/s': Math.round(rps),
     'p50 ms': p50,
     'p99 ms': p99,
+    'p90 ms': Number(tail?.[1]),
+    'p99.9 ms': Number(tail?.[2]),
     'non-2xx': Number(errors),
     'proxy CPU µs/req': perReq(cpu.proxy),
     // ours: the gateway's share + the tunnel client's share
@@ -419,13 +431,16 @@ stream {
     const selected = runs.filter(
       ([name]) => values.only === undefined || name.includes(values.only),
     );
+    const tailScript = join(dir, 'tail.lua');
+    writeFileSync(tailScript, TAIL_LUA);
     for (const [name, url, proxy, hostHeader] of selected) {
       const profiled = name.includes('vdc') && process.env['BENCH_PROF'] !== undefined;
       if (profiled) {
         gatewayProcess.kill('SIGUSR2');
         tunnel.kill('SIGUSR2');
       }
-      rows.push(await wrk(name, url, hosts, hostHeader, { proxy, backend: backend.pid! }));
+      const cpu = { proxy, backend: backend.pid! };
+      rows.push(await wrk(name, url, hosts, hostHeader, cpu, CONNECTIONS, tailScript));
       if (profiled) {
         gatewayProcess.kill('SIGUSR2');
         tunnel.kill('SIGUSR2');
@@ -438,8 +453,8 @@ stream {
     // process of the chain busy), and paced — one connection waiting PACE_MS after each
     // answer (wrk's `delay` hook), so nothing queues and no core is saturated.
     const paceScript = join(dir, 'paced.lua');
-    writeFileSync(paceScript, `function delay()\n  return ${PACE_MS}\nend\n`);
-    const latencyPass = async (connections: number, script?: string) => {
+    writeFileSync(paceScript, `function delay()\n  return ${PACE_MS}\nend\n${TAIL_LUA}`);
+    const latencyPass = async (connections: number, script: string) => {
       const out: BenchRow[] = [];
       const direct: Record<string, BenchRow> = {};
       for (const [name, url, proxy, hostHeader] of selected) {
@@ -454,7 +469,9 @@ stream {
           path: name,
           'req/s': row['req/s']!,
           'p50 ms': row['p50 ms']!,
+          'p90 ms': row['p90 ms']!,
           'p99 ms': row['p99 ms']!,
+          'p99.9 ms': row['p99.9 ms']!,
           'added p50 ms': added('p50 ms'),
           'added p99 ms': added('p99 ms'),
           'proxy CPU µs/req': row['proxy CPU µs/req']!,
@@ -462,7 +479,7 @@ stream {
       }
       return out;
     };
-    const unloaded = await latencyPass(UNLOADED);
+    const unloaded = await latencyPass(UNLOADED, tailScript);
     printTable(`unloaded: ${UNLOADED} connection(s), ${SECONDS} s each (wrk)`, unloaded);
     const paced = await latencyPass(1, paceScript);
     printTable(

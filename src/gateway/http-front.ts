@@ -191,7 +191,9 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
     const rules = record.rules;
     if (rules.timeouts?.idleMs)
       req.socket.setTimeout(rules.timeouts.idleMs, () => req.socket.destroy());
+    let upstream: UpstreamExchange | undefined;
     const deadline = setTimeout(() => {
+      upstream?.abort(); // its connection may yet carry the late answer: never reused
       if (!res.headersSent) refuse(res, 504, 'the backend did not answer in time');
       else res.destroy();
     }, rules.timeouts?.requestMs ?? DEFAULTS.requestMs);
@@ -212,12 +214,22 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
       },
       body(chunk, last) {
         if (res.destroyed) return;
-        // The head goes with the first piece of the body: a small answer is one write.
-        if (!res.headersSent) res.writeHead(status, out);
+        if (last && !req.complete) {
+          // Answered before the request body was all sent (a 413, a refused upload): the
+          // rest of it is never read, so this client connection carries nothing more.
+          res.shouldKeepAlive = false;
+          res.once('finish', () => req.socket.destroy());
+        }
+        // The head goes with the first piece of the body: a small answer is one write; a
+        // head alone goes at once (server-sent events).
+        if (!res.headersSent) {
+          res.writeHead(status, out);
+          if (!last && chunk.length === 0) res.flushHeaders();
+        }
         if (last) return void res.end(chunk.length > 0 ? chunk : undefined);
         if (chunk.length > 0 && !res.write(chunk)) {
-          upstream.pause();
-          res.once('drain', () => upstream.resume());
+          upstream?.pause();
+          res.once('drain', () => upstream?.resume());
         }
       },
       fail(err) {
@@ -236,7 +248,6 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
         );
       },
     };
-    let upstream: UpstreamExchange;
     try {
       upstream = opts.pool.exchange(
         record.name,
@@ -249,30 +260,32 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
         answer,
       );
     } catch (err) {
+      const code = asVdcError(err).code;
+      if (code === 'UPSTREAM_REQUEST_INVALID')
+        return refuse(res, 400, 'the request cannot be forwarded as HTTP/1.1');
       return refuse(
         res,
         502,
-        asVdcError(err).code === 'TUNNEL_UNAVAILABLE'
-          ? 'no backend is connected'
-          : 'the backend failed',
+        code === 'TUNNEL_UNAVAILABLE' ? 'no backend is connected' : 'the backend failed',
       );
     }
+    const exchange = upstream;
     res.once('close', () => {
-      if (!res.writableFinished) upstream.abort();
+      if (!res.writableFinished) exchange.abort();
     });
     if (body === 'none') return;
     let seen = 0;
-    upstream.onDrain = () => req.resume();
+    exchange.onDrain = () => req.resume();
     req.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > maxBody) {
-        upstream.abort();
+        exchange.abort();
         refuse(res, 413, 'body too large');
         return void req.socket.destroy();
       }
-      if (!upstream.write(chunk)) req.pause();
+      if (!exchange.write(chunk)) req.pause();
     });
-    req.on('end', () => upstream.end());
+    req.on('end', () => exchange.end());
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -68,9 +68,12 @@ test('a chunked answer is de-chunked; extensions and trailers are read and dropp
 });
 
 test('answers without a body: HEAD, 204, 304, and interim 1xx answers dropped', () => {
+  // A bodiless answer whose head declares a body is done at its head, and its connection
+  // is not reused: a backend that sends the body anyway would answer the next request.
   for (const { r, seen } of read('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', 'HEAD')) {
-    assert.deepEqual([seen.status, seen.body, seen.last, r.reusable], [200, '', true, true]);
+    assert.deepEqual([seen.status, seen.body, seen.last, r.reusable], [200, '', true, false]);
   }
+  assert.equal(read('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 'HEAD')[0].r.reusable, true);
   for (const code of [204, 304]) {
     const [{ seen }] = read(`HTTP/1.1 ${code} X\r\n\r\n`);
     assert.deepEqual([seen.status, seen.last], [code, true]);
@@ -111,6 +114,8 @@ test('malformed or ambiguous answers are refused before anything of them is hand
     'obsolete folding': 'HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n',
     'a space before the colon': 'HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n',
     'a control byte': 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n',
+    'a vertical tab around a length': 'HTTP/1.1 200 OK\r\nContent-Length: \x0b5\r\n\r\nhello',
+    'a no-break space after a length': 'HTTP/1.1 200 OK\r\nContent-Length: 5\xa0\r\n\r\nhello',
     'a bare LF': 'HTTP/1.1 200 OK\nX-A: b\r\nContent-Length: 0\r\n\r\n',
     'an unasked upgrade': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n',
     'too many interim answers': 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(9),
@@ -139,4 +144,17 @@ test('bad bodies, extra bytes, an oversized head and a cut answer are refused', 
   r.push(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort'));
   refused(() => r.end());
   assert.equal(r.done, false);
+});
+
+test('a head sent a byte at a time is read once; heads of one answer share the 64 KiB cap', () => {
+  const big = `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(60_000)}\r\nContent-Length: 2\r\n\r\nok`;
+  const [, bytes] = read(big);
+  assert.deepEqual([bytes.seen.status, bytes.seen.body, bytes.r.reusable], [200, 'ok', true]);
+  // Eight interim heads of 40 KiB: each under the cap, together over it.
+  const interim = `HTTP/1.1 103 Early Hints\r\nLink: ${'b'.repeat(40_000)}\r\n\r\n`;
+  const { r, seen } = reader();
+  refused(() => {
+    for (let i = 0; i < 8; i++) r.push(Buffer.from(interim));
+  });
+  assert.equal(seen.status, undefined);
 });

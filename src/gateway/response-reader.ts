@@ -48,11 +48,33 @@ function invalid(why: string): VdcError {
   );
 }
 
+/** Strips optional whitespace (SP and HTAB only: RFC 9110 §5.6.3). */
+function ows(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value[start] === ' ' || value[start] === '\t')) start++;
+  while (end > start && (value[end - 1] === ' ' || value[end - 1] === '\t')) end--;
+  return value.slice(start, end);
+}
+
+/** The last three bytes of `before` followed by `data`. */
+function tailOf(before: Buffer, data: Buffer): Buffer {
+  if (data.length >= 3) return data.subarray(data.length - 3);
+  const both = Buffer.concat([before, data]);
+  return both.subarray(Math.max(0, both.length - 3));
+}
+
 export class ResponseReader {
   readonly #handler: ResponseHandler;
   readonly #noBody: boolean;
   #state: State = 'head';
-  #pending: Buffer | undefined;
+  /** bytes of an unfinished head or chunk line, kept as they came (no copy per read) */
+  #waiting: Buffer[] | undefined;
+  #waitingBytes = 0;
+  /** the last bytes waiting, where a line end may begin */
+  #tail: Buffer = EMPTY;
+  /** all heads of this answer so far, interim ones included */
+  #headBytes = 0;
   #left = 0;
   #interim = 0;
   #keepAlive = false;
@@ -78,8 +100,8 @@ export class ResponseReader {
    * @throws VdcError UPSTREAM_RESPONSE_INVALID on anything but one well-framed answer
    */
   push(data: Buffer): void {
-    const buf = this.#pending ? Buffer.concat([this.#pending, data]) : data;
-    this.#pending = undefined;
+    const buf = this.#gather(data);
+    if (buf === undefined) return;
     let at = 0;
     // One read often holds the head and the whole body: the pieces are handed on together,
     // so the client gets one write; a head alone is handed on at once (server-sent events).
@@ -89,9 +111,10 @@ export class ResponseReader {
       if (this.#state === 'done') throw invalid('bytes after the end of the answer');
       if (this.#state === 'head') {
         const end = buf.indexOf('\r\n\r\n', at);
-        if ((end < 0 ? buf.length : end) - at > MAX_RESPONSE_HEAD)
-          throw invalid('head larger than 64 KiB');
+        if (this.#headBytes + (end < 0 ? buf.length : end) - at > MAX_RESPONSE_HEAD)
+          throw invalid('heads larger than 64 KiB');
         if (end < 0) break;
+        this.#headBytes += end - at;
         const framing = this.#readHead(buf.toString('latin1', at, end));
         at = end + 4;
         if (framing === undefined) continue; // an interim answer
@@ -131,12 +154,39 @@ export class ResponseReader {
       } else if (line === '') this.#state = 'done';
       else if (!TRAILER.test(line)) throw invalid('bad trailer line'); // read and dropped
     }
-    if (at < buf.length) this.#pending = buf.subarray(at);
+    if (at < buf.length) this.#wait(buf.subarray(at));
     if (out.length > 0 || headed || this.#state === 'done')
       this.#handler.body(
         out.length === 0 ? EMPTY : out.length === 1 ? out[0]! : Buffer.concat(out),
         this.#state === 'done',
       );
+  }
+
+  /**
+   * The bytes to read now, or undefined while an unfinished head or line stays unfinished:
+   * a head sent a byte at a time is gathered once, not copied and searched again per byte.
+   */
+  #gather(data: Buffer): Buffer | undefined {
+    if (!this.#waiting) return data;
+    const end = this.#state === 'head' ? '\r\n\r\n' : '\r\n';
+    const across = Buffer.concat([this.#tail, data.subarray(0, end.length - 1)]);
+    this.#waiting.push(data);
+    this.#waitingBytes += data.length;
+    if (across.indexOf(end) < 0 && data.indexOf(end) < 0) {
+      const cap = this.#state === 'head' ? MAX_RESPONSE_HEAD - this.#headBytes : MAX_CHUNK_LINE;
+      if (this.#waitingBytes > cap) throw invalid('head or chunk line too long');
+      this.#tail = tailOf(this.#tail, data);
+      return undefined;
+    }
+    const buf = Buffer.concat(this.#waiting);
+    this.#waiting = undefined;
+    return buf;
+  }
+
+  #wait(rest: Buffer): void {
+    this.#waiting = [rest];
+    this.#waitingBytes = rest.length;
+    this.#tail = tailOf(EMPTY, rest);
   }
 
   /**
@@ -169,7 +219,7 @@ export class ResponseReader {
       // A name of token bytes right up to the colon also refuses obsolete folding (a line
       // starting with a space) and a space before the colon.
       if (!TOKEN.test(name)) throw invalid(`bad header line ${JSON.stringify(line.slice(0, 40))}`);
-      const value = line.slice(colon + 1).trim();
+      const value = ows(line.slice(colon + 1));
       if (!VALUE.test(value)) throw invalid(`bad byte in header ${name}`);
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
@@ -188,7 +238,10 @@ export class ResponseReader {
       return undefined;
     }
     const framing = this.#framing(code, transfer, lengths, length);
-    this.#keepAlive = !close && framing !== 'close';
+    // A bodiless answer whose head declares a body (HEAD, 204, 304): a backend may send that
+    // body anyway, late, where it would be read as the next request's answer.
+    const declared = transfer !== undefined || (length !== undefined && length !== '0');
+    this.#keepAlive = !close && framing !== 'close' && !(framing === 'none' && declared);
     this.#handler.head(code, headers);
     return framing;
   }

@@ -137,7 +137,7 @@ test('request bodies are framed by the gateway: Content-Length as given, or chun
   );
 });
 
-test('a reused connection the target closed as the request went out: sent once more on a new one', async (t) => {
+test('a reused connection the target closed as the request went out: a GET is sent once more on a new one', async (t) => {
   // The target answers the first request of each connection and drops the connection on the
   // second, without a word: what a keep-alive timeout racing a request looks like.
   const { upstream, target } = await tunnelTo(t, (s, n) =>
@@ -146,14 +146,44 @@ test('a reused connection the target closed as the request went out: sent once m
   assert.equal((await send(upstream)).body, 'fresh');
   const again = await send(upstream);
   assert.deepEqual([again.status, again.body, target.connections], [200, 'fresh', 2]);
-  // A request with a body is not sent twice: the target may have acted on it.
-  const post = await send(
-    upstream,
-    { method: 'POST', body: 'length', headers: ['Content-Length', '1'] },
-    [Buffer.from('x')],
-  );
+  // Not sent twice: a POST, even without a body (the target may have acted on it), and a
+  // request whose connection was new (the target itself dropped it).
+  const post = await send(upstream, { method: 'POST' });
   assert.equal(post.error?.code, 'TUNNEL_UNAVAILABLE');
   assert.equal(target.connections, 2);
+  assert.equal(target.received[1]!.split('POST /').length - 1, 1);
+});
+
+test('a request dropped unanswered on a new connection is not sent again', async (t) => {
+  const { upstream, target } = await tunnelTo(t, (s) => s.destroy());
+  assert.equal((await send(upstream)).error?.code, 'TUNNEL_UNAVAILABLE');
+  assert.equal(target.connections, 1);
+});
+
+test('header bytes reach the target as the client sent them (latin1 in, the same bytes out)', async (t) => {
+  const { upstream, target } = await tunnelTo(t, (s) => s.write(ok('x')));
+  // node's parser hands each byte over as one latin1 character: "café" in UTF-8 is "cafÃ©".
+  const utf8AsLatin1 = Buffer.from('café').toString('latin1');
+  await send(upstream, { path: `/${utf8AsLatin1}`, headers: ['X-Name', utf8AsLatin1] });
+  const got = Buffer.from(target.received[0]!, 'latin1');
+  assert.ok(got.includes(Buffer.from('X-Name: café\r\n')), got.toString('latin1'));
+  assert.ok(got.includes(Buffer.from('GET /café HTTP/1.1')));
+});
+
+test("a late body after a bodiless answer never becomes the next request's answer", async (t) => {
+  // HEAD answered with a Content-Length, and then — a common bug — the body anyway, late,
+  // shaped like a whole answer.
+  const { upstream, target } = await tunnelTo(t, (s, _n, _text, all) => {
+    if (all === 0) {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n');
+      setTimeout(() => s.write(ok('NOT-YOURS')), 50);
+    } else s.write(ok('yours'));
+  });
+  const head = await send(upstream, { method: 'HEAD' });
+  assert.deepEqual([head.status, head.body], [200, '']);
+  await new Promise((r) => setTimeout(r, 100));
+  const get = await send(upstream);
+  assert.deepEqual([get.body, target.connections], ['yours', 2]);
 });
 
 test('a target cannot smuggle a second answer onto the connection', async (t) => {
@@ -213,7 +243,7 @@ test('a request that cannot be written as HTTP/1.1 is refused before anything is
           { method: 'GET', path: '/', headers: [], body: 'none', ...bad },
           { head() {}, body() {}, fail() {} },
         ),
-      { code: 'UPSTREAM_RESPONSE_INVALID' },
+      { code: 'UPSTREAM_REQUEST_INVALID' },
     );
   assert.equal(target.connections, 0);
 });

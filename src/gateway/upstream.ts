@@ -12,8 +12,9 @@ import { type ResponseHandler, ResponseReader } from './response-reader.ts';
  * A connection is reused only after a whole answer that allows it to a whole request. Idle
  * ones are kept last-in first-out, and one idle longer than IDLE_MS is closed rather than
  * reused (servers drop idle connections after their keep-alive timeout, node's after 5 s). A
- * request without a body whose reused connection ended before any answer byte is sent once
- * more on a new connection: the backend closed it as the request went out.
+ * GET, HEAD or OPTIONS without a body whose reused connection ended before any answer byte
+ * is sent once more on a new connection: the backend closed it as the request went out,
+ * and such a request may be sent twice (RFC 9110 §9.2.2).
  */
 
 export interface UpstreamRequest {
@@ -45,6 +46,8 @@ export interface UpstreamExchange {
 }
 
 const IDLE_MS = 4_000;
+/** methods sent once more when a reused connection closed under them (RFC 9110 §9.2.2) */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MAX_IDLE = 256;
 const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -58,30 +61,32 @@ interface Conn {
   used: boolean;
 }
 
-function requestHead(r: UpstreamRequest): string {
+/** The request's head, as bytes: node's parser gave each byte as one latin1 character. */
+function requestHead(r: UpstreamRequest): Buffer {
   if (
     !r.path.startsWith('/') ||
     !VALUE.test(r.path) ||
     r.path.includes(' ') ||
     !NAME.test(r.method)
   )
-    throw new VdcError('UPSTREAM_RESPONSE_INVALID', 'the request cannot be written as HTTP/1.1');
+    throw new VdcError('UPSTREAM_REQUEST_INVALID', 'the request cannot be written as HTTP/1.1');
   let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
   for (let i = 0; i < r.headers.length; i += 2) {
     const name = r.headers[i]!;
     const value = r.headers[i + 1]!;
     if (!NAME.test(name) || !VALUE.test(value))
-      throw new VdcError('UPSTREAM_RESPONSE_INVALID', `header ${name} cannot be written`);
+      throw new VdcError('UPSTREAM_REQUEST_INVALID', `header ${name} cannot be written`);
     head += `${name}: ${value}\r\n`;
   }
-  return `${head}${r.body === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : ''}\r\n`;
+  head += r.body === 'chunked' ? 'Transfer-Encoding: chunked\r\n\r\n' : '\r\n';
+  return Buffer.from(head, 'latin1');
 }
 
 class Exchange implements UpstreamExchange {
   onDrain?: () => void;
   readonly request: UpstreamRequest;
   readonly answer: UpstreamAnswer;
-  readonly head: string;
+  readonly head: Buffer;
   reader: ResponseReader;
   conn: Conn | undefined;
   /** body pieces written before a connection was ready */
@@ -92,8 +97,10 @@ class Exchange implements UpstreamExchange {
   answered = false;
   settled = false;
   retried = false;
+  /** whether its connection had carried an exchange before this one */
+  reused = false;
 
-  constructor(request: UpstreamRequest, answer: UpstreamAnswer, head: string) {
+  constructor(request: UpstreamRequest, answer: UpstreamAnswer, head: Buffer) {
     this.request = request;
     this.answer = answer;
     this.head = head;
@@ -219,10 +226,11 @@ export class Upstream {
     return this.#idle.length;
   }
 
-  release(conn: Conn): void {
+  /** Keeps a connection for the next request; `since` is when it last carried one. */
+  release(conn: Conn, since = Date.now()): void {
     if (this.#closed || this.#idle.length >= MAX_IDLE || conn.stream.destroyed)
       return void this.drop(conn);
-    conn.idleSince = Date.now();
+    conn.idleSince = since;
     this.#idle.push(conn);
     // The oldest idle ones sit at the bottom: close those past their time.
     while (this.#idle.length > 1 && conn.idleSince - this.#idle[0]!.idleSince > this.#idleMs)
@@ -283,7 +291,12 @@ export class Upstream {
   /** A connection ended under an exchange: sent again once if it cannot have been seen. */
   #cut(ex: Exchange, conn: Conn, err: unknown): void {
     if (ex.settled) return;
-    const again = conn.used && !ex.answered && !ex.retried && ex.request.body === 'none';
+    const again =
+      ex.reused &&
+      !ex.answered &&
+      !ex.retried &&
+      ex.request.body === 'none' &&
+      IDEMPOTENT.has(ex.request.method);
     this.drop(conn);
     if (!again) return void ex.fail(err);
     ex.retried = true;
@@ -293,7 +306,8 @@ export class Upstream {
   }
 
   #attach(ex: Exchange, conn: Conn): void {
-    if (ex.settled) return void this.release(conn); // aborted while waiting: keep it for the next
+    // Aborted while waiting: nothing was sent on it, so it stays as it was for the next one.
+    if (ex.settled) return void this.release(conn, conn.idleSince || Date.now());
     if (conn.stream.destroyed)
       return void this.#cut(
         ex,
@@ -301,6 +315,7 @@ export class Upstream {
         new VdcError('TUNNEL_UNAVAILABLE', 'the backend connection closed'),
       );
     ex.conn = conn;
+    ex.reused = conn.used;
     conn.exchange = ex;
     conn.used = true;
     let room = conn.stream.write(ex.head);

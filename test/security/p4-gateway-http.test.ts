@@ -215,3 +215,34 @@ test('a backend cannot smuggle an answer to another request: a second answer on 
   assert.equal(status(second), 200);
   assert.match(second, /\r\n\r\ntwo$/);
 });
+
+test('a backend cannot answer another request with a late body after a HEAD answer', async (t) => {
+  const g = await startGatewayGrid(t);
+  // HEAD answered with a Content-Length, then — late — a body shaped like a whole answer,
+  // waiting on the kept-alive connection for whoever's request comes next.
+  const target = createServer((s) => {
+    s.on('error', () => {});
+    s.on('data', (d) => {
+      if (!d.toString('latin1').startsWith('HEAD')) return void s.write(answer('yours'));
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n');
+      setTimeout(() => s.write(answer('NOT-YOURS')), 50);
+    });
+  });
+  const answer = (body: string) =>
+    `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  t.after(() => target.close());
+  await g.registerName(g.user, 'app', 'http');
+  g.tunnel(g.user, 'app', (target.address() as AddressInfo).port);
+  await waitFor('the tunnel', () => g.gateway.pool.count('app') === 1);
+  const ask = (method: string) =>
+    raw(
+      g.gateway.httpPort,
+      `${method} / HTTP/1.1\r\nHost: app.${DOMAIN}\r\nConnection: close\r\n\r\n`,
+    );
+  assert.equal(status(await ask('HEAD')), 200);
+  await new Promise((r) => setTimeout(r, 100));
+  const other = await ask('GET');
+  assert.match(other, /\r\n\r\nyours$/);
+  assert.doesNotMatch(other, /NOT-YOURS/);
+});

@@ -31,4 +31,5 @@ export const GATEWAY_CODES = {
   TUNNEL_TARGET_INVALID: 'usage',
   // http mode: the backend's answer, read by the gateway
   UPSTREAM_RESPONSE_INVALID: 'unavailable',
+  UPSTREAM_REQUEST_INVALID: 'invalid',
 } as const satisfies Record<string, ErrorKind>;
