@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -272,8 +272,8 @@ async function wrk(
     path: name,
     'req/s': Math.round(rps),
     'p50 ms': p50,
-    'p99 ms': p99,
     'p90 ms': Number(tail?.[1]),
+    'p99 ms': p99,
     'p99.9 ms': Number(tail?.[2]),
     'non-2xx': Number(errors),
     'proxy CPU µs/req': perReq(cpu.proxy),
@@ -284,7 +284,13 @@ async function wrk(
   };
 }
 
+/** nginx's worker: the master's first child. */
+function firstChild(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+}
+
 function startNginx(dir: string, conf: string): ChildProcess {
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'nginx.conf'), conf);
   return spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
 }
@@ -391,12 +397,55 @@ stream {
 `,
     );
     cleanups.push(() => nginx.kill());
+    // Two nginx processes in a chain, the hop between them over TLS with kept-alive
+    // connections: the shape of ours (gateway → TLS tunnel → tunnel client → backend)
+    // without HTTP/2, for what a second process and hop cost on this host.
+    const hopFront = await freeLoopbackPort();
+    const hopBack = await freeLoopbackPort();
+    const hopDir = join(dir, 'hop');
+    const nginxHop = startNginx(
+      hopDir,
+      `daemon off; worker_processes 1; pid ${hopDir}/nginx.pid; error_log ${hopDir}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${hopDir}/body; proxy_temp_path ${hopDir}/proxy;
+  fastcgi_temp_path ${hopDir}/fcgi; uwsgi_temp_path ${hopDir}/uwsgi; scgi_temp_path ${hopDir}/scgi;
+  upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${hopBack} ssl;
+    ssl_certificate ${dir}/site.crt; ssl_certificate_key ${dir}/site.key;
+    keepalive_requests 1000000;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+    );
+    cleanups.push(() => nginxHop.kill());
+    const nginxHopFront = startNginx(
+      join(dir, 'hop-front'),
+      `daemon off; worker_processes 1; pid ${dir}/hop-front/nginx.pid; error_log ${dir}/hop-front/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/hop-front/body; proxy_temp_path ${dir}/hop-front/proxy;
+  fastcgi_temp_path ${dir}/hop-front/fcgi; uwsgi_temp_path ${dir}/hop-front/uwsgi; scgi_temp_path ${dir}/hop-front/scgi;
+  upstream hop { server 127.0.0.1:${hopBack}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${hopFront};
+    location / {
+      proxy_pass https://hop; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_session_reuse on; proxy_ssl_verify off;
+    }
+  }
+}
+`,
+    );
+    cleanups.push(() => nginxHopFront.kill());
     await new Promise((r) => setTimeout(r, 500));
     const host = `bench.${DOMAIN}`;
     const rows: BenchRow[] = [];
-    const worker = Number(
-      readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(' ')[0],
-    );
+    const worker = firstChild(nginx.pid!);
     const ours = [gatewayProcess.pid!, tunnel.pid!];
     for (const [pid, cpu] of [
       [backend.pid, 1],
@@ -414,6 +463,12 @@ stream {
         'http: → nginx proxy, upstream keepalive → backend',
         `http://127.0.0.1:${nginxKeepalive}/`,
         [worker],
+        host,
+      ],
+      [
+        'http: → nginx → TLS → nginx → backend (two processes, kept alive)',
+        `http://127.0.0.1:${hopFront}/`,
+        [firstChild(nginxHopFront.pid!), firstChild(nginxHop.pid!)],
         host,
       ],
       ['tls: client → backend', `https://tls.${DOMAIN}:${ports.https}/`, []],
