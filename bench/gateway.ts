@@ -39,6 +39,7 @@ import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
 import { makeSelfSignedCert } from '../src/gateway/index.ts';
 import { Identity } from '../src/identity/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
+import { cpuSeconds } from './support/process-stats.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -201,17 +202,6 @@ function ms(value: string): number {
   if (!m) return Number.NaN;
   const n = Number(m[1]);
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-/** CPU seconds (user + system) a process and its threads have used so far. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /**

@@ -5,8 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, zstdCompressSync } from 'node:zlib';
@@ -27,29 +26,7 @@ import {
   zstorKeysFromSeed,
 } from '../src/zstor/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
-
-/*
- * Proxy mode (the bench runs itself as a child process): forwards each loopback port to a
- * zdb, holding every piece of data `delayMs` in each direction, so check and repair can
- * also be measured with a round trip of 2 × delayMs, as to backends on other machines
- * (this VM has no netem). Data stays in order: equal delays fire in the order set.
- */
-const PROXY = process.env['VDC_BENCH_ZSTOR_PROXY'];
-if (PROXY !== undefined) {
-  const { delayMs, ports } = JSON.parse(PROXY) as { delayMs: number; ports: [number, number][] };
-  const forward = (from: Socket, to: Socket) => {
-    from.on('data', (piece) => setTimeout(() => to.write(piece), delayMs));
-    from.on('end', () => setTimeout(() => to.end(), delayMs));
-    from.on('error', () => to.destroy());
-  };
-  for (const [listen, target] of ports)
-    createServer((client) => {
-      const server = connect(target, '127.0.0.1');
-      forward(client, server);
-      forward(server, client);
-    }).listen(listen, '127.0.0.1');
-  await new Promise(() => {}); // serve until killed; the bench below never runs here
-}
+import { cpuSeconds } from './support/process-stats.ts';
 
 const CHUNK = 4 * 1024 * 1024;
 const OBJECT = 256 * 1024 * 1024;
@@ -257,19 +234,11 @@ async function connectWhenUp(port: number): Promise<ZdbClient> {
   throw new Error(`no zdb answers on port ${port}`);
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
-function processCpuSeconds(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-}
-
 /** CPU seconds of this process and of the zdb children, to charge each phase per MB. */
 function cpuNow(children: readonly ChildProcess[]): { client: number; zdb: number } {
   const u = process.cpuUsage();
   let zdb = 0;
-  for (const c of children) if (c.pid !== undefined) zdb += processCpuSeconds(c.pid);
+  for (const c of children) if (c.pid !== undefined) zdb += cpuSeconds(c.pid);
   return { client: (u.user + u.system) / 1e6, zdb };
 }
 
@@ -322,10 +291,15 @@ async function maintenanceDelayed(
 ): Promise<BenchRow[]> {
   const ports: [number, number][] = [];
   for (const o of options) ports.push([await freeLoopbackPort(), o.port]);
-  const proxy = spawn(process.execPath, [new URL(import.meta.url).pathname], {
-    stdio: 'ignore',
-    env: { ...process.env, VDC_BENCH_ZSTOR_PROXY: JSON.stringify({ delayMs: DELAY_MS, ports }) },
-  });
+  const proxy = spawn(
+    process.execPath,
+    [
+      new URL('./support/delay-proxy.ts', import.meta.url).pathname,
+      String(DELAY_MS),
+      ...ports.map(([listen, target]) => `${listen}:${target}`),
+    ],
+    { stdio: 'ignore' },
+  );
   const delayed = backends.map(
     (b, i) =>
       new AliasBackend(
