@@ -11,6 +11,7 @@ import type { Identity } from '../identity/index.ts';
 import type { Projection } from '../ledger/index.ts';
 import type { Workload } from './deployment-document.ts';
 import type { RuntimeStatus, WorkloadRuntime } from './deployment-engine.ts';
+import { gatewaySeemsBehind } from './gateway-lag.ts';
 import { NetnsForwarder, processStart } from './netns-forwarder.ts';
 import { UID_RANGE } from './oci-spec.ts';
 import { openSecret, tlsKeyContext } from './secret-seal.ts';
@@ -343,32 +344,22 @@ export class GatewayRuntime implements WorkloadRuntime {
     );
   }
 
-  /**
-   * Whether the node's own view contradicts the gateway's refusal: the gateway is behind. A
-   * certificate rotation (a new pin, then a deployment update with the new certificate)
-   * meets this when the gateway has not followed the new pin yet.
-   */
+  /** Whether the node's own view contradicts the gateway's refusal (gateway-lag.ts). */
   #lagging(e: Entry, link: NodeLedgerLink, code: string): boolean {
-    let name: ReturnType<Projection['name']>;
+    let record: ReturnType<Projection['name']>;
     try {
-      name = link.view().name(e.spec.name);
+      record = link.view().name(e.spec.name);
     } catch {
       return false; // a view that caught its ledger lying contradicts nothing
     }
-    if (!name || name.gateway !== e.spec.gateway || !name.nodes.includes(link.node)) return false;
-    const pin = name.rules.tlsCertSha256;
-    switch (code) {
-      case 'TUNNEL_NAME_UNKNOWN':
-      case 'TUNNEL_NODE_NOT_LISTED':
-        return true;
-      case 'TUNNEL_CERT_NOT_PINNED':
-      case 'TUNNEL_CERT_NOT_HTTP':
-        return e.tls !== undefined && name.mode === 'http' && pin === e.tls.sha256;
-      case 'TUNNEL_CERT_REQUIRED':
-        return e.tls === undefined && pin === undefined;
-      default:
-        return false;
-    }
+    const certSha256 = e.tls?.sha256;
+    return gatewaySeemsBehind({
+      record,
+      gateway: e.spec.gateway,
+      node: link.node,
+      certSha256,
+      code,
+    });
   }
 
   async #teardown(e: Entry): Promise<void> {
