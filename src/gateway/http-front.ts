@@ -43,6 +43,8 @@ export interface HttpFront {
   close(): Promise<void>;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The server-wide header cap: the largest a name may allow; each name's own cap is checked per request. */
 const SERVER_MAX_HEADER = 65_536;
 
@@ -214,19 +216,22 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
       },
       body(chunk, last) {
         if (res.destroyed) return;
-        if (last && !req.complete) {
-          // Answered before the request body was all sent (a 413, a refused upload): the
-          // rest of it is never read, so this client connection carries nothing more.
-          res.shouldKeepAlive = false;
-          res.once('finish', () => req.socket.destroy());
-        }
         // The head goes with the first piece of the body: a small answer is one write; a
         // head alone goes at once (server-sent events).
         if (!res.headersSent) {
           res.writeHead(status, out);
-          if (!last && chunk.length === 0) res.flushHeaders();
+          // Not flushHeaders(): it writes the head as UTF-8, an empty Buffer has it sent as
+          // the bytes it came as (latin1).
+          if (!last && chunk.length === 0) res.write(EMPTY);
         }
-        if (last) return void res.end(chunk.length > 0 ? chunk : undefined);
+        if (last) {
+          res.end(chunk.length > 0 ? chunk : undefined);
+          // Answered before the upload was all sent (a 413, a refused upload): the rest is
+          // read and dropped (the body cap still applies), so the client reads its answer
+          // and its connection carries its next request.
+          if (!req.complete) req.resume();
+          return;
+        }
         if (chunk.length > 0 && !res.write(chunk)) {
           upstream?.pause();
           res.once('drain', () => upstream?.resume());

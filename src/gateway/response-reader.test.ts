@@ -116,6 +116,9 @@ test('malformed or ambiguous answers are refused before anything of them is hand
     'a control byte': 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n',
     'a vertical tab around a length': 'HTTP/1.1 200 OK\r\nContent-Length: \x0b5\r\n\r\nhello',
     'a no-break space after a length': 'HTTP/1.1 200 OK\r\nContent-Length: 5\xa0\r\n\r\nhello',
+    'a bad length on a bodiless answer': 'HTTP/1.1 304 Not Modified\r\nContent-Length: abc\r\n\r\n',
+    'two lengths on a bodiless answer':
+      'HTTP/1.1 204 OK\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n',
     'a bare LF': 'HTTP/1.1 200 OK\nX-A: b\r\nContent-Length: 0\r\n\r\n',
     'an unasked upgrade': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n',
     'too many interim answers': 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(9),
@@ -157,4 +160,24 @@ test('a head sent a byte at a time is read once; heads of one answer share the 6
     for (let i = 0; i < 8; i++) r.push(Buffer.from(interim));
   });
   assert.equal(seen.status, undefined);
+});
+
+test('the 64 KiB cap is the same however the head was split', () => {
+  // A head of exactly 64 KiB up to its line end, and one byte more.
+  const head = (extra: number) => {
+    const start = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: ';
+    return `${start}${'p'.repeat(MAX_RESPONSE_HEAD - start.length + extra)}\r\n\r\n`;
+  };
+  for (const { r } of read(head(0))) assert.equal(r.done, true);
+  for (const split of [1, 2, 3, 1000]) {
+    const text = Buffer.from(head(0));
+    const { r } = reader();
+    for (let i = 0; i < text.length; i += split) r.push(text.subarray(i, i + split));
+    assert.equal(r.done, true, `pushed ${split} bytes at a time`);
+    refused(() => {
+      const over = Buffer.from(head(1));
+      const { r: o } = reader();
+      for (let i = 0; i < over.length; i += split) o.push(over.subarray(i, i + split));
+    });
+  }
 });

@@ -100,6 +100,7 @@ export class ResponseReader {
    * @throws VdcError UPSTREAM_RESPONSE_INVALID on anything but one well-framed answer
    */
   push(data: Buffer): void {
+    if (data.length === 0) return;
     const buf = this.#gather(data);
     if (buf === undefined) return;
     let at = 0;
@@ -174,7 +175,8 @@ export class ResponseReader {
     this.#waitingBytes += data.length;
     if (across.indexOf(end) < 0 && data.indexOf(end) < 0) {
       const cap = this.#state === 'head' ? MAX_RESPONSE_HEAD - this.#headBytes : MAX_CHUNK_LINE;
-      if (this.#waitingBytes > cap) throw invalid('head or chunk line too long');
+      // The last bytes waiting may be the start of the line end: not counted against the cap.
+      if (this.#waitingBytes > cap + end.length - 1) throw invalid('head or chunk line too long');
       this.#tail = tailOf(this.#tail, data);
       return undefined;
     }
@@ -247,15 +249,16 @@ export class ResponseReader {
   }
 
   #framing(code: number, transfer: string | undefined, lengths: number, length?: string): Framing {
+    // Checked even where no body follows: the header is passed on to the client.
+    if (lengths > 1) throw invalid('more than one Content-Length');
+    if (length !== undefined && !/^[0-9]{1,15}$/.test(length)) throw invalid('bad Content-Length');
     if (this.#noBody || code === 204 || code === 304) return 'none';
     if (transfer !== undefined) {
       if (lengths > 0) throw invalid('both Transfer-Encoding and Content-Length');
       if (transfer !== 'chunked') throw invalid('Transfer-Encoding other than chunked');
       return 'chunked';
     }
-    if (lengths > 1) throw invalid('more than one Content-Length');
     if (length === undefined) return 'close';
-    if (!/^[0-9]{1,15}$/.test(length)) throw invalid('bad Content-Length');
     this.#left = Number(length);
     return 'length';
   }

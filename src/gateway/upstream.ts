@@ -156,6 +156,7 @@ class Exchange implements UpstreamExchange {
     if (this.settled) return;
     this.settled = true;
     if (this.conn) this.conn.owner.drop(this.conn);
+    this.conn = undefined;
   }
 
   pause(): void {
@@ -170,6 +171,7 @@ class Exchange implements UpstreamExchange {
   finish(): void {
     this.settled = true;
     const conn = this.conn!;
+    this.conn = undefined; // pause() and resume() now touch nothing another exchange uses
     conn.exchange = undefined;
     if (this.reader.reusable && (this.sent || this.request.body === 'none'))
       conn.owner.release(conn);
