@@ -181,3 +181,27 @@ test('the 64 KiB cap is the same however the head was split', () => {
     });
   }
 });
+
+test('every way of cutting an answer into three reads reads the same as one read', () => {
+  const answers = [
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\n\r\n\r\n0\r\nT: v\r\n\r\n',
+    'HTTP/1.1 204 No Content\r\nETag: "x"\r\n\r\n',
+  ];
+  for (const text of answers) {
+    const bytes = Buffer.from(text, 'latin1');
+    const [whole] = read(text);
+    const want = [whole.seen.status, whole.seen.body, whole.seen.last, whole.r.reusable];
+    for (let i = 1; i < bytes.length; i++)
+      for (let j = i; j < bytes.length; j++) {
+        const { r, seen } = reader();
+        for (const piece of [bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)])
+          r.push(piece); // an empty piece included: it changes nothing
+        assert.deepEqual(
+          [seen.status, seen.body, seen.last, r.reusable],
+          want,
+          `cut at ${i}, ${j}`,
+        );
+      }
+  }
+});
