@@ -1,24 +1,18 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { asVdcError } from '../core/errors.ts';
 import { listenOn } from '../core/listen-on.ts';
 import type { NameRecord } from '../ledger/index.ts';
-import { requestHeaders, responseHeaders } from './forward-headers.ts';
+import { rawSocketRefuse, refuse } from './client-refusal.ts';
+import { requestHeaders } from './forward-headers.ts';
+import { forwardRequest } from './http-forward.ts';
 import { addressAllowed, clientAddress, DEFAULTS, type FrontOptions } from './name-policy.ts';
-import type { UpstreamAnswer, UpstreamExchange } from './upstream.ts';
 
 /*
  * The public HTTP listener (names in `http` mode): routes by Host, enforces the name's
- * rules, and forwards each request as HTTP/1.1, re-written by node's HTTP client, over a
- * kept-alive CONNECT stream of a tunnel (BackendPool.httpRequest). Node's parser
+ * rules, and hands each request to http-forward.ts, which sends it as HTTP/1.1 over a
+ * kept-alive CONNECT stream of a tunnel. Node's parser
  * (llhttp, strict) already refuses most smuggling shapes; the checks below repeat the ones
  * that matter so a later parser change cannot quietly let them through, and every refusal
  * is a clean status with `Connection: close`. The TLS front hands over the connections it
@@ -43,8 +37,6 @@ export interface HttpFront {
   close(): Promise<void>;
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /** The server-wide header cap: the largest a name may allow; each name's own cap is checked per request. */
 const SERVER_MAX_HEADER = 65_536;
 
@@ -56,33 +48,6 @@ export function nameOfHost(host: string | undefined, domain: string): string | u
   if (!full.endsWith(`.${domain}`)) return undefined;
   const label = full.slice(0, -domain.length - 1);
   return /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label) ? label : undefined;
-}
-
-function refuse(
-  res: ServerResponse,
-  status: number,
-  why: string,
-  extra: Record<string, string> = {},
-): void {
-  if (res.headersSent) return void res.destroy();
-  const body = `${status} ${STATUS_CODES[status]}: ${why}\n`;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    connection: 'close',
-    ...extra,
-  });
-  res.end(body);
-}
-
-function rawSocketRefuse(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
-  let more = '';
-  for (const [k, v] of Object.entries(extra)) more += `${k}: ${v}\r\n`;
-  if (socket.writable)
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n${more}\r\n`,
-    );
-  socket.destroy();
 }
 
 /** Header bytes as they came: request line and every `name: value\r\n`. */
@@ -188,109 +153,7 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const v = check(req);
     if ('status' in v) return refuse(res, v.status, v.why, v.extra);
-    const { record, ip, proto } = v;
-    const host = req.headers.host!;
-    const rules = record.rules;
-    if (rules.timeouts?.idleMs)
-      req.socket.setTimeout(rules.timeouts.idleMs, () => req.socket.destroy());
-    let upstream: UpstreamExchange | undefined;
-    const deadline = setTimeout(() => {
-      upstream?.abort(); // its connection may yet carry the late answer: never reused
-      if (!res.headersSent) refuse(res, 504, 'the backend did not answer in time');
-      else res.destroy();
-    }, rules.timeouts?.requestMs ?? DEFAULTS.requestMs);
-    deadline.unref();
-    res.once('close', () => clearTimeout(deadline));
-    const maxBody = rules.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-    // The request is re-written from what node's parser read: framing is the gateway's own
-    // (a chunked request body stays chunked), never the client's bytes.
-    const chunked = req.headers['transfer-encoding'] !== undefined;
-    const length = req.headers['content-length'];
-    const body = chunked ? 'chunked' : length === undefined || length === '0' ? 'none' : 'length';
-    let status = 0;
-    let out: string[] = [];
-    const answer: UpstreamAnswer = {
-      head(code, headers) {
-        status = code;
-        out = responseHeaders(headers);
-      },
-      body(chunk, last) {
-        if (res.destroyed) return;
-        // The head goes with the first piece of the body: a small answer is one write; a
-        // head alone goes at once (server-sent events).
-        if (!res.headersSent) {
-          res.writeHead(status, out);
-          // Not flushHeaders(): it writes the head as UTF-8, an empty Buffer has it sent as
-          // the bytes it came as (latin1).
-          if (!last && chunk.length === 0) res.write(EMPTY);
-        }
-        if (last) {
-          res.end(chunk.length > 0 ? chunk : undefined);
-          // Answered before the upload was all sent (a 413, a refused upload): the rest is
-          // read and dropped (the body cap still applies), so the client reads its answer
-          // and its connection carries its next request.
-          if (!req.complete) req.resume();
-          return;
-        }
-        if (chunk.length > 0 && !res.write(chunk)) {
-          upstream?.pause();
-          res.once('drain', () => upstream?.resume());
-        }
-      },
-      fail(err) {
-        if (err.code !== 'TUNNEL_UNAVAILABLE' || res.headersSent)
-          log.log('warn', 'forward failed', {
-            name: record.name,
-            code: err.code,
-            err: err.message,
-          });
-        refuse(
-          res,
-          502,
-          err.code === 'TUNNEL_UNAVAILABLE' && !res.headersSent
-            ? 'no backend answered'
-            : 'the backend failed',
-        );
-      },
-    };
-    try {
-      upstream = opts.pool.exchange(
-        record.name,
-        {
-          method: req.method!,
-          path: req.url!,
-          headers: requestHeaders(req.rawHeaders, ip, host, proto),
-          body,
-        },
-        answer,
-      );
-    } catch (err) {
-      const code = asVdcError(err).code;
-      if (code === 'UPSTREAM_REQUEST_INVALID')
-        return refuse(res, 400, 'the request cannot be forwarded as HTTP/1.1');
-      return refuse(
-        res,
-        502,
-        code === 'TUNNEL_UNAVAILABLE' ? 'no backend is connected' : 'the backend failed',
-      );
-    }
-    const exchange = upstream;
-    res.once('close', () => {
-      if (!res.writableFinished) exchange.abort();
-    });
-    if (body === 'none') return;
-    let seen = 0;
-    exchange.onDrain = () => req.resume();
-    req.on('data', (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > maxBody) {
-        exchange.abort();
-        refuse(res, 413, 'body too large');
-        return void req.socket.destroy();
-      }
-      if (!exchange.write(chunk)) req.pause();
-    });
-    req.on('end', () => exchange.end());
+    forwardRequest(req, res, { ...v, pool: opts.pool, logger: log });
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
