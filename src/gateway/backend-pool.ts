@@ -127,8 +127,17 @@ export class BackendPool {
     const backend = this.#pick(name);
     if (!backend)
       fail('TUNNEL_UNAVAILABLE', `no tunnel is connected for ${name}: start its backend`);
-    backend.upstream ??= new Upstream(() => this.#connect(backend, name));
-    return backend.upstream.exchange(request, answer);
+    return this.#upstream(backend, name).exchange(request, answer);
+  }
+
+  #upstream(backend: Backend, name: string): Upstream {
+    backend.upstream ??= new Upstream(() => this.#connect(backend, name), {
+      retryVia: () => {
+        const next = this.#pick(name);
+        return next && this.#upstream(next, name);
+      },
+    });
+    return backend.upstream;
   }
 
   #connect(backend: Backend, name: string): Promise<ClientHttp2Stream> {

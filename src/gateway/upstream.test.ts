@@ -25,7 +25,7 @@ interface Target {
 async function tunnelTo(
   t: TestContext,
   answer: (socket: Socket, n: number, text: string, all: number) => void,
-  o: { idleMs?: number } = {},
+  o: ConstructorParameters<typeof Upstream>[1] = {},
 ): Promise<{ upstream: Upstream; target: Target }> {
   const target: Target = { received: [], connections: 0 };
   let all = 0;
@@ -152,6 +152,17 @@ test('a reused connection the target closed as the request went out: a GET is se
   assert.equal(post.error?.code, 'TUNNEL_UNAVAILABLE');
   assert.equal(target.connections, 2);
   assert.equal(target.received[1]!.split('POST /').length - 1, 1);
+});
+
+test('the second try goes through the next live tunnel for the name', async (t) => {
+  const b = await tunnelTo(t, (s) => s.write(ok('from B')));
+  const a = await tunnelTo(t, (s, n) => (n === 0 ? s.write(ok('from A')) : s.destroy()), {
+    retryVia: () => b.upstream,
+  });
+  assert.equal((await send(a.upstream)).body, 'from A');
+  // A's target drops its kept-alive connection as the next GET goes out: B answers it.
+  const again = await send(a.upstream);
+  assert.deepEqual([again.body, a.target.connections, b.target.connections], ['from B', 1, 1]);
 });
 
 test('a request dropped unanswered on a new connection is not sent again', async (t) => {

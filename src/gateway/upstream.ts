@@ -194,12 +194,21 @@ export class Upstream {
   readonly #open: () => Promise<ClientHttp2Stream>;
   readonly #idle: Conn[] = [];
   readonly #idleMs: number;
+  readonly #retryVia: (() => Upstream | undefined) | undefined;
   #closed = false;
 
-  /** `open` makes a new CONNECT stream to the target through the tunnel. */
-  constructor(open: () => Promise<ClientHttp2Stream>, o: { idleMs?: number } = {}) {
+  /**
+   * `open` makes a new CONNECT stream to the target through the tunnel; `retryVia` names
+   * where a request is sent once more (the next live tunnel for the name, maybe this one),
+   * so a request caught by a tunnel going away is not lost when another serves the name.
+   */
+  constructor(
+    open: () => Promise<ClientHttp2Stream>,
+    o: { idleMs?: number; retryVia?: () => Upstream | undefined } = {},
+  ) {
     this.#open = open;
     this.#idleMs = o.idleMs ?? IDLE_MS;
+    this.#retryVia = o.retryVia;
   }
 
   /** Sends one request; the answer comes to `answer`, never before this returns. */
@@ -304,7 +313,7 @@ export class Upstream {
     ex.retried = true;
     ex.conn = undefined;
     ex.reader = ex.newReader();
-    this.#connect(ex);
+    (this.#retryVia?.() ?? this).#connect(ex);
   }
 
   #attach(ex: Exchange, conn: Conn): void {
