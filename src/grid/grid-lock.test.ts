@@ -4,24 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { VdcError } from '../core/errors.ts';
+import { hasCode, tempDir } from '../../test/support/ledger-fixture.ts';
 import { lockGrid } from './grid-lock.ts';
 
 const NODE = process.execPath;
 const LOCK_MODULE = new URL('./grid-lock.ts', import.meta.url).href;
 
-function folder(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vdc-grid-lock-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const code = (expected: string) => (err: unknown) =>
-  err instanceof VdcError && err.code === expected;
+const folder = (t: TestContext) => tempDir(t, 'vdc-grid-lock-');
 
 /*
  * A contender: ROUNDS times it tries the lock; holding it, it creates `holder` O_EXCL (a
@@ -81,7 +73,7 @@ describe('the grid lock', () => {
   test('one up or down at a time per grid folder; a dead holder’s lock is taken over', (t) => {
     const dir = folder(t);
     const release = lockGrid(dir);
-    assert.throws(() => lockGrid(dir), code('GRID_BUSY'));
+    assert.throws(() => lockGrid(dir), hasCode('GRID_BUSY'));
     release();
     assert.equal(existsSync(join(dir, 'grid.lock')), false);
 

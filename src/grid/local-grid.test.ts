@@ -13,18 +13,15 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import { hasCode, tempDir } from '../../test/support/ledger-fixture.ts';
 import { requireCommand, requireRoot } from '../../test/support/requirements.ts';
-import { VdcError } from '../core/errors.ts';
 import { Identity } from '../identity/index.ts';
 import { demoDeployFile, demoPage } from './demo-vdc.ts';
 import { checkGridFolder } from './grid-folder.ts';
@@ -37,14 +34,7 @@ import { listRuns, readRecord } from './run-record.ts';
 
 const NOBODY = 65534;
 
-function folder(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vdc-grid-unit-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const code = (expected: string) => (err: unknown) =>
-  err instanceof VdcError && err.code === expected;
+const folder = (t: TestContext) => tempDir(t, 'vdc-grid-unit-');
 
 describe('vdc up without the grid', () => {
   test('names the Debian packages of every missing tool, before anything is made', (t) => {
@@ -52,7 +42,7 @@ describe('vdc up without the grid', () => {
     assert.throws(
       () => checkPrerequisites(empty, join(empty, 'busybox')),
       (err: unknown) =>
-        code('GRID_PREREQUISITE_MISSING')(err) &&
+        hasCode('GRID_PREREQUISITE_MISSING')(err) &&
         /iproute2, util-linux, crun, tar, openssl, busybox-static/.test((err as Error).message) &&
         /apt-get install -y iproute2 util-linux crun tar openssl busybox-static/.test(
           (err as Error).message,
@@ -102,7 +92,7 @@ describe('vdc up without the grid', () => {
       },
     });
     writeFileSync(join(grid, 'grid.json'), doc, { mode: 0o600 });
-    const unsafe = code('GRID_FOLDER_UNSAFE');
+    const unsafe = hasCode('GRID_FOLDER_UNSAFE');
     const identity = Identity.fromSeed(randomBytes(64));
 
     // Owned by another user: neither `down` nor `up` acts on it.
@@ -141,18 +131,18 @@ describe('vdc up without the grid', () => {
     writeFileSync(join(precious, 'keep'), 'precious');
     const doc = JSON.stringify({ services: {}, nodesData: precious });
     writeFileSync(join(grid, 'grid.json'), doc, { mode: 0o600 });
-    await assert.rejects(gridDown(home, true), code('GRID_STATE_INVALID'));
+    await assert.rejects(gridDown(home, true), hasCode('GRID_STATE_INVALID'));
     assert.equal(readFileSync(join(precious, 'keep'), 'utf8'), 'precious');
     assert.equal(readFileSync(join(grid, 'grid.json'), 'utf8'), doc);
     // The folder it does derive is under /var/lib/vdc-grid, named by the grid folder.
     assert.match(nodesDataDir(grid), /^\/var\/lib\/vdc-grid\/[0-9a-f]{12}$/);
     writeFileSync(join(grid, 'grid.json'), JSON.stringify({ services: {}, nodesData: '/' }));
-    await assert.rejects(gridDown(home, true), code('GRID_STATE_INVALID'));
+    await assert.rejects(gridDown(home, true), hasCode('GRID_STATE_INVALID'));
     writeFileSync(
       join(grid, 'grid.json'),
       JSON.stringify({ services: { x: { pid: 1, startTicks: '1' } } }),
     );
-    await assert.rejects(gridDown(home, true), code('GRID_STATE_INVALID'));
+    await assert.rejects(gridDown(home, true), hasCode('GRID_STATE_INVALID'));
     assert.ok(existsSync(grid));
   });
 
@@ -161,7 +151,7 @@ describe('vdc up without the grid', () => {
     const target = join(dir, 'target');
     writeFileSync(target, 'untouched');
     symlinkSync(target, join(dir, 'service.log'));
-    assert.throws(() => openLog(join(dir, 'service.log')), code('GRID_FOLDER_UNSAFE'));
+    assert.throws(() => openLog(join(dir, 'service.log')), hasCode('GRID_FOLDER_UNSAFE'));
     assert.equal(readFileSync(target, 'utf8'), 'untouched');
     closeSync(openLog(join(dir, 'plain.log')));
     assert.ok(existsSync(join(dir, 'plain.log')));
@@ -181,7 +171,7 @@ describe('vdc up without the grid', () => {
     writeFileSync(join(home, 'grid', 'grid.json'), crafted, { mode: 0o600 });
     await assert.rejects(
       gridUp(home, { identity, passphrase: 'x', root: true }),
-      code('GRID_STATE_INVALID'),
+      hasCode('GRID_STATE_INVALID'),
     );
     assert.equal(readFileSync(join(home, 'grid', 'grid.json'), 'utf8'), crafted);
 
@@ -192,7 +182,7 @@ describe('vdc up without the grid', () => {
     await assert.rejects(
       gridUp(home, { identity, passphrase: 'x', root: true }),
       (err: unknown) =>
-        code('GRID_SUBNET_MOVED')(err) && /vdc down --purge/.test((err as Error).message),
+        hasCode('GRID_SUBNET_MOVED')(err) && /vdc down --purge/.test((err as Error).message),
     );
     // The run it made (owned by this process until kept) is gone again; other test files'
     // runs come and go meanwhile, so only this process's own are compared.

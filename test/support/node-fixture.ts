@@ -1,18 +1,9 @@
-/*
- * A small grid for node agent tests: a real ledger and a real relay (over its own verifying
- * follower) on loopback, a farmer twin with a farm, a user twin, and a node agent enrolled
- * with the farmer's grant; twins talk to the node through real relay clients. Everything
- * stops after the test.
- */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { JsonValue } from '../../src/core/canonical-json.ts';
-import type { ErrorCode } from '../../src/core/error-codes.ts';
-import { VdcError } from '../../src/core/errors.ts';
 import { toHex } from '../../src/core/hex.ts';
 import { jsonLogger } from '../../src/core/log.ts';
 import { Identity } from '../../src/identity/index.ts';
@@ -35,6 +26,8 @@ import {
   startRelayServer,
 } from '../../src/relay/index.ts';
 import { startTestLedger, tempDir } from './ledger-fixture.ts';
+
+export { hasCode } from './ledger-fixture.ts';
 
 type T = { after: (fn: () => unknown) => void };
 
@@ -62,15 +55,6 @@ export interface NodeGrid {
   newTwin(): Promise<GridTwin>;
   /** between the node and the ledger, when asked for with `proxyLedger` */
   proxy: CutProxy | undefined;
-}
-
-/** For assert.rejects: the error is a VdcError with `code`. */
-export function hasCode(code: ErrorCode): (err: unknown) => true {
-  return (err) => {
-    assert.ok(err instanceof VdcError, `expected VdcError ${code}, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  };
 }
 
 export async function waitFor<V>(
