@@ -24,8 +24,10 @@ const MAX_CHUNK_LINE = 4_096;
 const MAX_INTERIM = 8;
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: [\t\x20-\x7e\x80-\xff]*)?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A header name (RFC 9110 §5.6.2 token); also what upstream.ts writes. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value: no control bytes but HTAB (RFC 9110 §5.5). */
+export const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TRAILER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
 const EMPTY = Buffer.alloc(0);
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;

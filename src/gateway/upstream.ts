@@ -1,6 +1,6 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import { asVdcError, VdcError } from '../core/errors.ts';
-import { type ResponseHandler, ResponseReader } from './response-reader.ts';
+import { type ResponseHandler, ResponseReader, TOKEN, VALUE } from './response-reader.ts';
 
 /*
  * http mode's requests to one tunnel's target: HTTP/1.1 that the gateway writes itself onto
@@ -49,8 +49,6 @@ const IDLE_MS = 4_000;
 /** methods sent once more when a reused connection closed under them (RFC 9110 §9.2.2) */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MAX_IDLE = 256;
-const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 interface Conn {
   owner: Upstream;
@@ -67,14 +65,14 @@ function requestHead(r: UpstreamRequest): Buffer {
     !r.path.startsWith('/') ||
     !VALUE.test(r.path) ||
     r.path.includes(' ') ||
-    !NAME.test(r.method)
+    !TOKEN.test(r.method)
   )
     throw new VdcError('UPSTREAM_REQUEST_INVALID', 'the request cannot be written as HTTP/1.1');
   let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
   for (let i = 0; i < r.headers.length; i += 2) {
     const name = r.headers[i]!;
     const value = r.headers[i + 1]!;
-    if (!NAME.test(name) || !VALUE.test(value))
+    if (!TOKEN.test(name) || !VALUE.test(value))
       throw new VdcError('UPSTREAM_REQUEST_INVALID', `header ${name} cannot be written`);
     head += `${name}: ${value}\r\n`;
   }
