@@ -279,8 +279,21 @@ function firstChild(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
 }
 
-function startNginx(dir: string, conf: string): ChildProcess {
+/**
+ * One nginx master with one worker, everything under `dir`; `http` and `stream` are the
+ * bodies of those blocks (stream loads its module).
+ */
+function startNginx(dir: string, blocks: { http: string; stream?: string }): ChildProcess {
   mkdirSync(dir, { recursive: true });
+  const conf = `${blocks.stream ? 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n' : ''}\
+daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+${blocks.http}}
+${blocks.stream ? `stream {\n${blocks.stream}}\n` : ''}`;
   writeFileSync(join(dir, 'nginx.conf'), conf);
   return spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
 }
@@ -365,62 +378,36 @@ async function main(): Promise<void> {
     const nginxHttp = await freeLoopbackPort();
     const nginxKeepalive = await freeLoopbackPort();
     const nginxStream = await freeLoopbackPort();
-    const nginx = startNginx(
-      dir,
-      `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server { listen 127.0.0.1:${nginxHttp}; location / { proxy_pass http://127.0.0.1:${ports.http}; } }
+    const nginx = startNginx(dir, {
+      http: `  server { listen 127.0.0.1:${nginxHttp}; location / { proxy_pass http://127.0.0.1:${ports.http}; } }
   upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
   server {
     listen 127.0.0.1:${nginxKeepalive};
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
-}
-stream {
-  server { listen 127.0.0.1:${nginxStream}; ssl_preread on; proxy_pass 127.0.0.1:${ports.https}; }
-}
 `,
-    );
+      stream: `  server { listen 127.0.0.1:${nginxStream}; ssl_preread on; proxy_pass 127.0.0.1:${ports.https}; }
+`,
+    });
     cleanups.push(() => nginx.kill());
     // Two nginx processes in a chain, the hop between them over TLS with kept-alive
     // connections: the shape of ours (gateway → TLS tunnel → tunnel client → backend)
     // without HTTP/2, for what a second process and hop cost on this host.
     const hopFront = await freeLoopbackPort();
     const hopBack = await freeLoopbackPort();
-    const hopDir = join(dir, 'hop');
-    const nginxHop = startNginx(
-      hopDir,
-      `daemon off; worker_processes 1; pid ${hopDir}/nginx.pid; error_log ${hopDir}/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${hopDir}/body; proxy_temp_path ${hopDir}/proxy;
-  fastcgi_temp_path ${hopDir}/fcgi; uwsgi_temp_path ${hopDir}/uwsgi; scgi_temp_path ${hopDir}/scgi;
-  upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
+    const nginxHop = startNginx(join(dir, 'hop'), {
+      http: `  upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
   server {
     listen 127.0.0.1:${hopBack} ssl;
     ssl_certificate ${dir}/site.crt; ssl_certificate_key ${dir}/site.key;
     keepalive_requests 1000000;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
-}
 `,
-    );
+    });
     cleanups.push(() => nginxHop.kill());
-    const nginxHopFront = startNginx(
-      join(dir, 'hop-front'),
-      `daemon off; worker_processes 1; pid ${dir}/hop-front/nginx.pid; error_log ${dir}/hop-front/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/hop-front/body; proxy_temp_path ${dir}/hop-front/proxy;
-  fastcgi_temp_path ${dir}/hop-front/fcgi; uwsgi_temp_path ${dir}/hop-front/uwsgi; scgi_temp_path ${dir}/hop-front/scgi;
-  upstream hop { server 127.0.0.1:${hopBack}; keepalive 64; }
+    const nginxHopFront = startNginx(join(dir, 'hop-front'), {
+      http: `  upstream hop { server 127.0.0.1:${hopBack}; keepalive 64; }
   server {
     listen 127.0.0.1:${hopFront};
     location / {
@@ -428,9 +415,8 @@ http {
       proxy_ssl_session_reuse on; proxy_ssl_verify off;
     }
   }
-}
 `,
-    );
+    });
     cleanups.push(() => nginxHopFront.kill());
     await new Promise((r) => setTimeout(r, 500));
     const host = `bench.${DOMAIN}`;
