@@ -22,7 +22,7 @@
  * host as SNI, so for passthrough it runs in a private mount namespace whose /etc/hosts maps
  * the bench names to loopback (the host's /etc/hosts is untouched).
  *
- *   node --expose-gc bench/gateway.ts [--seconds N] [--connections N]
+ *   node --expose-gc bench/gateway.ts [--seconds N] [--latency-seconds N] [--connections N]
  *     [--unloaded-connections N] [--only TEXT-IN-ROW-NAMES] [--two-hosts]
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -40,11 +40,14 @@ import { makeSelfSignedCert } from '../src/gateway/index.ts';
 import { Identity } from '../src/identity/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
 import { cpuSeconds } from './support/process-stats.ts';
+import { runWrk, type WrkRun, writeWrkScript } from './support/wrk.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
+    // the latency passes' runs: longer, as a p99 of a few thousand requests moves a lot
+    'latency-seconds': { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     // the unloaded pass: few connections, so latency is the proxy's own, not queueing
     'unloaded-connections': { type: 'string', default: '1' },
@@ -57,6 +60,7 @@ const { values } = parseArgs({
   },
 });
 const SECONDS = Number(values.seconds);
+const LATENCY_SECONDS = Number(values['latency-seconds']);
 const CONNECTIONS = Number(values.connections);
 const UNLOADED = Number(values['unloaded-connections']);
 const TWO_HOSTS = values['two-hosts'];
@@ -197,80 +201,46 @@ async function backendRole(): Promise<void> {
   );
 }
 
-function ms(value: string): number {
-  const m = /^([0-9.]+)(us|ms|s)$/.exec(value);
-  if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
 /**
- * wrk's `done` hook: the tail's shape (p90, p99.9, in ms), which --latency does not print.
- * A latency script of the bench's own is this plus its hooks.
- */
-const TAIL_LUA = `done = function(summary, latency, requests)
-  io.write(string.format("tail p90=%.3f p99.9=%.3f\\n", latency:percentile(90) / 1000, latency:percentile(99.9) / 1000))
-end
-`;
-
-/**
- * Runs wrk (in the private-hosts namespace) and reads req/s, p50, p90, p99 and p99.9, and
- * the CPU the proxy's processes and the backend spent per request (µs), which, unlike
- * req/s, hardly moves with what else the shared host runs. `script` must include TAIL_LUA.
+ * One wrk run as a table row: req/s, wrk's p50 to p99.9 (and the raw ones with a raw
+ * script), and the CPU the proxy's processes and the backend spent per request (µs), which,
+ * unlike req/s, hardly moves with what else the shared host runs.
  */
 async function wrk(
   name: string,
-  url: string,
-  hosts: string,
-  host: string | undefined,
+  run: Omit<WrkRun, 'seconds' | 'cpu'> & { seconds?: number },
   cpu: { proxy: number[]; backend: number },
-  connections: number,
-  script: string,
 ): Promise<BenchRow> {
   const before = new Map([...cpu.proxy, cpu.backend].map((pid) => [pid, cpuSeconds(pid)]));
-  const args = [
-    `-t${Math.min(2, connections)}`,
-    `-c${connections}`,
-    `-d${SECONDS}s`,
-    '--latency',
-    '-s',
-    script,
-    ...(host ? ['-H', `Host: ${host}`] : []),
-    url,
-  ];
-  const wrkCmd = `${TWO_HOSTS ? 'taskset -c 0 ' : ''}wrk ${args.map((a) => `'${a}'`).join(' ')}`;
-  const { stdout } = await run('unshare', [
-    '-m',
-    'sh',
-    '-c',
-    `mount --bind ${hosts} /etc/hosts && exec ${wrkCmd}`,
-  ]);
-  const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(stdout)?.[1]);
-  const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
-  const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
-  const tail = /tail p90=([0-9.]+) p99\.9=([0-9.]+)/.exec(stdout);
-  const errors = /Non-2xx or 3xx responses: ([0-9]+)/.exec(stdout)?.[1] ?? '0';
-  const socketErrors = /Socket errors: (.*)/.exec(stdout)?.[1] ?? '';
-  const requests = Number(/([0-9]+) requests in/.exec(stdout)?.[1]);
+  const r = await runWrk({ seconds: SECONDS, ...run, cpu: TWO_HOSTS ? 0 : undefined });
   const perReq = (pids: number[]) =>
     pids.length === 0
       ? '-'
       : Math.round(
-          (pids.reduce((sum, pid) => sum + cpuSeconds(pid) - before.get(pid)!, 0) * 1e6) / requests,
+          (pids.reduce((sum, pid) => sum + cpuSeconds(pid) - before.get(pid)!, 0) * 1e6) /
+            r.requests,
         );
   return {
     path: name,
-    'req/s': Math.round(rps),
-    'p50 ms': p50,
-    'p90 ms': Number(tail?.[1]),
-    'p99 ms': p99,
-    'p99.9 ms': Number(tail?.[2]),
-    'non-2xx': Number(errors),
+    'req/s': Math.round(r.rps),
+    'p50 ms': r.latency.p50,
+    'p90 ms': r.latency.p90,
+    'p99 ms': r.latency.p99,
+    'p99.9 ms': r.latency['p99.9'],
+    'non-2xx': r.non2xx,
     'proxy CPU µs/req': perReq(cpu.proxy),
     // ours: the gateway's share + the tunnel client's share
     'split µs': cpu.proxy.length > 1 ? cpu.proxy.map((pid) => perReq([pid])).join('+') : '',
     'backend CPU µs/req': perReq([cpu.backend]),
-    ...(socketErrors ? { 'socket errors': socketErrors } : {}),
+    ...(r.socketErrors ? { 'socket errors': r.socketErrors } : {}),
+    ...(r.raw
+      ? {
+          'raw p50 ms': r.raw.p50,
+          'raw p90 ms': r.raw.p90,
+          'raw p99 ms': r.raw.p99,
+          'raw p99.9 ms': r.raw['p99.9'],
+        }
+      : {}),
   };
 }
 
@@ -462,8 +432,7 @@ async function main(): Promise<void> {
     const selected = runs.filter(
       ([name]) => values.only === undefined || name.includes(values.only),
     );
-    const tailScript = join(dir, 'tail.lua');
-    writeFileSync(tailScript, TAIL_LUA);
+    const tailScript = writeWrkScript(dir, 'tail', { raw: false });
     for (const [name, url, proxy, hostHeader] of selected) {
       const profiled = name.includes('vdc') && process.env['BENCH_PROF'] !== undefined;
       if (profiled) {
@@ -471,7 +440,8 @@ async function main(): Promise<void> {
         tunnel.kill('SIGUSR2');
       }
       const cpu = { proxy, backend: backend.pid! };
-      rows.push(await wrk(name, url, hosts, hostHeader, cpu, CONNECTIONS, tailScript));
+      const load = { url, host: hostHeader, hostsFile: hosts, script: tailScript };
+      rows.push(await wrk(name, { ...load, connections: CONNECTIONS }, cpu));
       if (profiled) {
         gatewayProcess.kill('SIGUSR2');
         tunnel.kill('SIGUSR2');
@@ -482,39 +452,45 @@ async function main(): Promise<void> {
     // What the proxy itself adds to a request's latency, against the direct path: closed
     // loop on few connections (wrk as fast as it can: on 2 cores that alone keeps every
     // process of the chain busy), and paced — one connection waiting PACE_MS after each
-    // answer (wrk's `delay` hook), so nothing queues and no core is saturated.
-    const paceScript = join(dir, 'paced.lua');
-    writeFileSync(paceScript, `function delay()\n  return ${PACE_MS}\nend\n${TAIL_LUA}`);
+    // answer (wrk's `delay` hook), so nothing queues and no core is saturated. Both with
+    // wrk's percentiles (corrected for coordinated omission) and the raw ones.
+    const rawScript = writeWrkScript(dir, 'raw', { raw: true });
+    const paceScript = writeWrkScript(dir, 'paced', { raw: true, paceMs: PACE_MS });
     const latencyPass = async (connections: number, script: string) => {
       const out: BenchRow[] = [];
       const direct: Record<string, BenchRow> = {};
       for (const [name, url, proxy, hostHeader] of selected) {
         const cpu = { proxy, backend: backend.pid! };
-        const row = await wrk(name, url, hosts, hostHeader, cpu, connections, script);
+        const load = { url, host: hostHeader, hostsFile: hosts, script, connections };
+        const row = await wrk(name, { ...load, seconds: LATENCY_SECONDS }, cpu);
         const mode = name.slice(0, name.indexOf(':'));
         if (proxy.length === 0) direct[mode] = row;
         const base = direct[mode];
-        const added = (k: 'p50 ms' | 'p99 ms') =>
-          base && proxy.length > 0 ? Number(row[k]) - Number(base[k]) : '-';
+        const added = (k: string) =>
+          base && proxy.length > 0 && row[k] !== undefined ? Number(row[k]) - Number(base[k]) : '-';
         out.push({
           path: name,
           'req/s': row['req/s']!,
           'p50 ms': row['p50 ms']!,
-          'p90 ms': row['p90 ms']!,
           'p99 ms': row['p99 ms']!,
           'p99.9 ms': row['p99.9 ms']!,
+          'raw p50 ms': row['raw p50 ms'] ?? '-',
+          'raw p99 ms': row['raw p99 ms'] ?? '-',
+          'raw p99.9 ms': row['raw p99.9 ms'] ?? '-',
           'added p50 ms': added('p50 ms'),
           'added p99 ms': added('p99 ms'),
+          'added raw p99 ms': added('raw p99 ms'),
           'proxy CPU µs/req': row['proxy CPU µs/req']!,
         });
       }
       return out;
     };
-    const unloaded = await latencyPass(UNLOADED, tailScript);
-    printTable(`unloaded: ${UNLOADED} connection(s), ${SECONDS} s each (wrk)`, unloaded);
+    // raw timing pairs each answer with its thread's last request: one connection a thread
+    const unloaded = await latencyPass(UNLOADED, UNLOADED <= 2 ? rawScript : tailScript);
+    printTable(`unloaded: ${UNLOADED} connection(s), ${LATENCY_SECONDS} s each (wrk)`, unloaded);
     const paced = await latencyPass(1, paceScript);
     printTable(
-      `paced: 1 connection, ${PACE_MS} ms between requests, ${SECONDS} s each (wrk)`,
+      `paced: 1 connection, ${PACE_MS} ms between requests, ${LATENCY_SECONDS} s each (wrk)`,
       paced,
     );
 
@@ -563,6 +539,7 @@ async function main(): Promise<void> {
     const path = writeResults('gateway', {
       twoHosts: TWO_HOSTS,
       seconds: SECONDS,
+      latencySeconds: LATENCY_SECONDS,
       connections: CONNECTIONS,
       nodeFlags: roleFlags,
       rows,
