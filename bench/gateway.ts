@@ -244,9 +244,18 @@ async function wrk(
   };
 }
 
-/** nginx's worker: the master's first child. */
-function firstChild(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+/**
+ * nginx's worker: the master's first child, once forked. The master opens the listening
+ * sockets before it forks, so with its worker there nginx serves.
+ */
+async function nginxWorker(master: ChildProcess): Promise<number> {
+  const pid = master.pid!;
+  for (let tries = 0; tries < 200; tries++) {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+    if (first) return Number(first);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nginx (pid ${pid}) started no worker: see its error log`);
 }
 
 /**
@@ -388,10 +397,10 @@ async function main(): Promise<void> {
 `,
     });
     cleanups.push(() => nginxHopFront.kill());
-    await new Promise((r) => setTimeout(r, 500));
+    const worker = await nginxWorker(nginx);
+    const hopWorkers = [await nginxWorker(nginxHopFront), await nginxWorker(nginxHop)];
     const host = `bench.${DOMAIN}`;
     const rows: BenchRow[] = [];
-    const worker = firstChild(nginx.pid!);
     const ours = [gatewayProcess.pid!, tunnel.pid!];
     for (const [pid, cpu] of [
       [backend.pid, 1],
@@ -414,7 +423,7 @@ async function main(): Promise<void> {
       [
         'http: → nginx → TLS → nginx → backend (two processes, kept alive)',
         `http://127.0.0.1:${hopFront}/`,
-        [firstChild(nginxHopFront.pid!), firstChild(nginxHop.pid!)],
+        hopWorkers,
         host,
       ],
       ['tls: client → backend', `https://tls.${DOMAIN}:${ports.https}/`, []],
