@@ -5,15 +5,18 @@
  *   - client → our gateway (http mode) → tunnel → backend, against Debian's nginx as an
  *     HTTP reverse proxy to the same backend, with its default proxy_pass (a new backend
  *     connection per request) and with upstream keepalive (as our gateway keeps its
- *     connections to the target alive, through the tunnel);
+ *     connections to the target alive, through the tunnel); and, for what a chain of two
+ *     processes costs here whoever writes it, two nginx processes with a kept-alive TLS
+ *     hop between them, and two bare node relays (TCP pipes, nothing parsed);
  *   - TLS passthrough: our gateway (SNI routing over the tunnel) against nginx's `stream`
  *     module with `ssl_preread`;
- * each loaded (--connections) and unloaded (--unloaded-connections, for the latency the
- * proxy itself adds), with the CPU the proxy's processes and the backend spent per request;
- * and the memory one idle tunnel and one open stream cost. The backend and the tunnel
- * client and the gateway each run in their own process, as in production (the ledger in
- * this one; the memory figures use a gateway and tunnels in this process). nginx runs one worker: our side is two processes (gateway, tunnel client), all
- * on the same cores as wrk and the backend.
+ * each loaded (--connections), and in a closed loop (--unloaded-connections) and paced on
+ * one connection for the latency the proxy itself adds, with the CPU the proxy's processes
+ * and the backend spent per request; and the memory one idle tunnel and one open stream
+ * cost. The backend and the tunnel client and the gateway each run in their own process,
+ * as in production (the ledger in this one; the memory figures use a gateway and tunnels
+ * in this process). nginx runs one worker: our side is two processes (gateway, tunnel
+ * client), all on the same cores as wrk and the backend.
  *
  * With BENCH_PROF=DIR, CPU profiles of the gateway and the tunnel client covering only our
  * rows are written to DIR.
@@ -39,6 +42,7 @@ import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
 import { makeSelfSignedCert } from '../src/gateway/index.ts';
 import { Identity } from '../src/identity/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
+import { startNodeRelay } from './support/node-relay.ts';
 import { cpuSeconds } from './support/process-stats.ts';
 import { runWrk, type WrkRun, writeWrkScript } from './support/wrk.ts';
 
@@ -52,6 +56,8 @@ const { values } = parseArgs({
     // the unloaded pass: few connections, so latency is the proxy's own, not queueing
     'unloaded-connections': { type: 'string', default: '1' },
     role: { type: 'string' },
+    // --role relay: the port it relays to
+    target: { type: 'string' },
     only: { type: 'string' },
     // two hosts on one machine: the backend side (backend, tunnel client) on CPU 1, the
     // client side (wrk, our gateway, nginx) on CPU 0 — as the tunnel client runs on the
@@ -281,6 +287,8 @@ async function main(): Promise<void> {
   if (values.role === 'backend') return backendRole();
   if (values.role === 'tunnel') return tunnelRole();
   if (values.role === 'gateway') return gatewayRole();
+  if (values.role === 'relay')
+    return console.log(JSON.stringify({ port: await startNodeRelay(Number(values.target)) }));
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-gw-'));
   const cleanups: (() => unknown)[] = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
@@ -399,6 +407,18 @@ async function main(): Promise<void> {
     cleanups.push(() => nginxHopFront.kill());
     const worker = await nginxWorker(nginx);
     const hopWorkers = [await nginxWorker(nginxHopFront), await nginxWorker(nginxHop)];
+    // Two bare node relays (TCP pipes, nothing parsed): the floor of two node processes.
+    const relay = async (target: number) => {
+      const child = spawn(
+        process.execPath,
+        [import.meta.filename, '--role', 'relay', '--target', String(target)],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      cleanups.push(() => child.kill());
+      return { pid: child.pid!, port: Number((await jsonLines(child)()).port) };
+    };
+    const innerRelay = await relay(ports.http);
+    const frontRelay = await relay(innerRelay.port);
     const host = `bench.${DOMAIN}`;
     const rows: BenchRow[] = [];
     const ours = [gatewayProcess.pid!, tunnel.pid!];
@@ -408,6 +428,8 @@ async function main(): Promise<void> {
       [gatewayProcess.pid, 0],
       [nginx.pid, 0],
       [worker, 0],
+      [frontRelay.pid, 0],
+      [innerRelay.pid, 1],
     ] as const)
       await pin(pid, cpu);
     const runs: [string, string, number[], string?][] = [
@@ -424,6 +446,12 @@ async function main(): Promise<void> {
         'http: → nginx → TLS → nginx → backend (two processes, kept alive)',
         `http://127.0.0.1:${hopFront}/`,
         hopWorkers,
+        host,
+      ],
+      [
+        'http: → node relay → node relay → backend (two processes, bare TCP pipes)',
+        `http://127.0.0.1:${frontRelay.port}/`,
+        [frontRelay.pid, innerRelay.pid],
         host,
       ],
       ['tls: client → backend', `https://tls.${DOMAIN}:${ports.https}/`, []],
