@@ -42,7 +42,7 @@ import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
 import { makeSelfSignedCert } from '../src/gateway/index.ts';
 import { Identity } from '../src/identity/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
-import { startNodeRelay } from './support/node-relay.ts';
+import { type RelayHop, type RelaySide, startNodeRelay } from './support/node-relay.ts';
 import { cpuSeconds } from './support/process-stats.ts';
 import { runWrk, type WrkRun, writeWrkScript } from './support/wrk.ts';
 
@@ -56,7 +56,9 @@ const { values } = parseArgs({
     // the unloaded pass: few connections, so latency is the proxy's own, not queueing
     'unloaded-connections': { type: 'string', default: '1' },
     role: { type: 'string' },
-    // --role relay: the port it relays to
+    // --role relay: which side of the chain, the hop between the two, the port it relays to
+    side: { type: 'string' },
+    hop: { type: 'string' },
     target: { type: 'string' },
     only: { type: 'string' },
     // two hosts on one machine: the backend side (backend, tunnel client) on CPU 1, the
@@ -214,11 +216,11 @@ async function backendRole(): Promise<void> {
  */
 async function wrk(
   name: string,
-  run: Omit<WrkRun, 'seconds' | 'cpu'> & { seconds?: number },
+  load: Omit<WrkRun, 'seconds' | 'cpu'> & { seconds?: number },
   cpu: { proxy: number[]; backend: number },
 ): Promise<BenchRow> {
   const before = new Map([...cpu.proxy, cpu.backend].map((pid) => [pid, cpuSeconds(pid)]));
-  const r = await runWrk({ seconds: SECONDS, ...run, cpu: TWO_HOSTS ? 0 : undefined });
+  const r = await runWrk({ seconds: SECONDS, ...load, cpu: TWO_HOSTS ? 0 : undefined });
   const perReq = (pids: number[]) =>
     pids.length === 0
       ? '-'
@@ -287,8 +289,16 @@ async function main(): Promise<void> {
   if (values.role === 'backend') return backendRole();
   if (values.role === 'tunnel') return tunnelRole();
   if (values.role === 'gateway') return gatewayRole();
-  if (values.role === 'relay')
-    return console.log(JSON.stringify({ port: await startNodeRelay(Number(values.target)) }));
+  if (values.role === 'relay') {
+    const dir = process.env['BENCH_DIR']!;
+    const tls = {
+      key: readFileSync(join(dir, 'site.key')),
+      cert: readFileSync(join(dir, 'site.crt')),
+    };
+    const side = values.side as RelaySide;
+    const port = await startNodeRelay(side, values.hop as RelayHop, Number(values.target), tls);
+    return console.log(JSON.stringify({ port }));
+  }
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-gw-'));
   const cleanups: (() => unknown)[] = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
@@ -407,18 +417,33 @@ async function main(): Promise<void> {
     cleanups.push(() => nginxHopFront.kill());
     const worker = await nginxWorker(nginx);
     const hopWorkers = [await nginxWorker(nginxHopFront), await nginxWorker(nginxHop)];
-    // Two bare node relays (TCP pipes, nothing parsed): the floor of two node processes.
-    const relay = async (target: number) => {
+    // Two bare node relays, nothing parsed: the floor of two node processes, by the hop
+    // between them (bench/support/node-relay.ts).
+    const relay = async (side: RelaySide, hop: RelayHop, target: number) => {
       const child = spawn(
         process.execPath,
-        [import.meta.filename, '--role', 'relay', '--target', String(target)],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+        [
+          import.meta.filename,
+          '--role',
+          'relay',
+          '--side',
+          side,
+          '--hop',
+          hop,
+          '--target',
+          String(target),
+        ],
+        { env: { ...process.env, BENCH_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       cleanups.push(() => child.kill());
       return { pid: child.pid!, port: Number((await jsonLines(child)()).port) };
     };
-    const innerRelay = await relay(ports.http);
-    const frontRelay = await relay(innerRelay.port);
+    const relays = new Map<RelayHop, { pids: number[]; port: number }>();
+    for (const hop of ['tcp', 'tls', 'h2'] as const) {
+      const inner = await relay('inner', hop, ports.http);
+      const front = await relay('front', hop, inner.port);
+      relays.set(hop, { pids: [front.pid, inner.pid], port: front.port });
+    }
     const host = `bench.${DOMAIN}`;
     const rows: BenchRow[] = [];
     const ours = [gatewayProcess.pid!, tunnel.pid!];
@@ -428,8 +453,7 @@ async function main(): Promise<void> {
       [gatewayProcess.pid, 0],
       [nginx.pid, 0],
       [worker, 0],
-      [frontRelay.pid, 0],
-      [innerRelay.pid, 1],
+      ...[...relays.values()].flatMap(({ pids }) => [[pids[0], 0] as const, [pids[1], 1] as const]),
     ] as const)
       await pin(pid, cpu);
     const runs: [string, string, number[], string?][] = [
@@ -448,12 +472,18 @@ async function main(): Promise<void> {
         hopWorkers,
         host,
       ],
-      [
-        'http: → node relay → node relay → backend (two processes, bare TCP pipes)',
-        `http://127.0.0.1:${frontRelay.port}/`,
-        [frontRelay.pid, innerRelay.pid],
+      ...(
+        [
+          ['tcp', 'TCP'],
+          ['tls', 'TLS'],
+          ['h2', 'HTTP/2 over TLS'],
+        ] as const
+      ).map(([hop, what]): [string, string, number[], string] => [
+        `http: → node relay → ${what} → node relay → backend (bare pipes)`,
+        `http://127.0.0.1:${relays.get(hop)!.port}/`,
+        relays.get(hop)!.pids,
         host,
-      ],
+      ]),
       ['tls: client → backend', `https://tls.${DOMAIN}:${ports.https}/`, []],
       [
         'tls: → vdc gateway passthrough → tunnel → backend',
