@@ -28,13 +28,11 @@
  *   node --expose-gc bench/gateway.ts [--seconds N] [--latency-seconds N] [--connections N]
  *     [--unloaded-connections N] [--only TEXT-IN-ROW-NAMES] [--two-hosts]
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { freeLoopbackPort } from '../src/core/free-port.ts';
 import { toHex } from '../src/core/hex.ts';
@@ -42,7 +40,15 @@ import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
 import { makeSelfSignedCert } from '../src/gateway/index.ts';
 import { Identity } from '../src/identity/index.ts';
 import { type BenchRow, printTable, writeResults } from './support/bench-report.ts';
-import { type RelayHop, type RelaySide, startNodeRelay } from './support/node-relay.ts';
+import {
+  backendRole,
+  gatewayRole,
+  jsonLines,
+  relayRole,
+  tunnelRole,
+} from './support/gateway-roles.ts';
+import { nginxWorker, startNginx } from './support/nginx.ts';
+import type { RelayHop, RelaySide } from './support/node-relay.ts';
 import { cpuSeconds } from './support/process-stats.ts';
 import { runWrk, type WrkRun, writeWrkScript } from './support/wrk.ts';
 
@@ -82,132 +88,6 @@ async function pin(pid: number | undefined, cpu: 0 | 1): Promise<void> {
 const PACE_MS = 2;
 /** BENCH_NODE_FLAGS: node flags for the gateway and tunnel processes (e.g. --trace-gc). */
 const roleFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-const BODY = 'hello from the backend\n';
-
-/**
- * With BENCH_PROF=DIR, SIGUSR2 toggles a CPU profile of this process (written to DIR when
- * stopped), so a profile covers only the load run, not start-up and the ledger set-up.
- */
-async function profileOnSignal(label: string): Promise<() => Promise<void>> {
-  const dir = process.env['BENCH_PROF'];
-  if (!dir) return async () => {};
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  let on = false;
-  const toggle = async () => {
-    if (!on) {
-      on = true;
-      await session.post('Profiler.start');
-      return;
-    }
-    on = false;
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(join(dir, `${label}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
-  };
-  process.on('SIGUSR2', () => void toggle());
-  return toggle;
-}
-
-/** `--role tunnel`: the backend's tunnel client in its own process, as it runs in production. */
-async function tunnelRole(): Promise<void> {
-  const { Identity } = await import('../src/identity/index.ts');
-  const { LedgerClient } = await import('../src/ledger/index.ts');
-  const { startTunnel } = await import('../src/gateway/index.ts');
-  const env = process.env as Record<string, string>;
-  const client = await LedgerClient.connect({
-    url: env['BENCH_LEDGER']!,
-    home: env['BENCH_HOME']!,
-  });
-  const identity = Identity.fromSeed(Buffer.from(env['BENCH_SEED']!, 'hex'));
-  process.on('SIGINT', () => process.exit(0));
-  await profileOnSignal('tunnel');
-  for (const [name, port] of JSON.parse(env['BENCH_TUNNELS']!) as [string, number][])
-    startTunnel({
-      view: () => client.follower.view,
-      ledger: client.follower.ledger,
-      identity,
-      name,
-      to: { host: '127.0.0.1', port },
-      address: { host: '127.0.0.1', port: Number(env['BENCH_TUNNEL_PORT']) },
-    }).done.catch((err) => console.error(err));
-}
-
-/**
- * `--role gateway`: the gateway in its own process, as in production (not beside the
- * bench's ledger); prints its ports, then `ready` once both bench names have a tunnel.
- */
-async function gatewayRole(): Promise<void> {
-  const { LedgerClient } = await import('../src/ledger/index.ts');
-  const { startGateway } = await import('../src/gateway/index.ts');
-  const { jsonLogger } = await import('../src/core/log.ts');
-  const env = process.env as Record<string, string>;
-  const client = await LedgerClient.connect({
-    url: env['BENCH_LEDGER']!,
-    home: env['BENCH_HOME']!,
-  });
-  await client.follower.sync();
-  const loopback = { host: '127.0.0.1', port: 0 };
-  const gateway = await startGateway({
-    follower: client.follower,
-    gateway: Number(env['BENCH_GATEWAY']),
-    domain: DOMAIN,
-    http: loopback,
-    https: loopback,
-    tunnel: loopback,
-    key: readFileSync(env['BENCH_KEY']!),
-    cert: readFileSync(env['BENCH_CERT']!),
-    logger: jsonLogger(() => {}),
-  });
-  process.on('SIGINT', () => process.exit(0));
-  await profileOnSignal('gateway');
-  const { httpPort, httpsPort, tunnelPort } = gateway;
-  console.log(JSON.stringify({ httpPort, httpsPort, tunnelPort }));
-  while (gateway.pool.count('bench') < 1 || gateway.pool.count('tls') < 1)
-    await new Promise((r) => setTimeout(r, 50));
-  console.log(JSON.stringify({ ready: true }));
-}
-
-/** The JSON lines a child prints on stdout, one at a time. */
-function jsonLines(child: ChildProcess): () => Promise<Record<string, number | boolean>> {
-  const lines = createInterface({ input: child.stdout! });
-  const queue: string[] = [];
-  let wake: (() => void) | undefined;
-  lines.on('line', (l) => {
-    if (!l.startsWith('{')) return void console.log(l); // e.g. --trace-gc lines
-    queue.push(l);
-    wake?.();
-  });
-  return async () => {
-    while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-    return JSON.parse(queue.shift()!);
-  };
-}
-
-/** `--role backend`: plain HTTP and HTTPS servers answering BODY; prints their ports. */
-async function backendRole(): Promise<void> {
-  const { createServer: http } = await import('node:http');
-  const { createServer: https } = await import('node:https');
-  const handler = (_: unknown, res: import('node:http').ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length });
-    res.end(BODY);
-  };
-  const a = http(handler);
-  const dir = process.env['BENCH_DIR']!;
-  const b = https(
-    { key: readFileSync(join(dir, 'site.key')), cert: readFileSync(join(dir, 'site.crt')) },
-    handler,
-  );
-  await new Promise<void>((r) => a.listen(0, '127.0.0.1', r));
-  await new Promise<void>((r) => b.listen(0, '127.0.0.1', r));
-  console.log(
-    JSON.stringify({
-      http: (a.address() as AddressInfo).port,
-      https: (b.address() as AddressInfo).port,
-    }),
-  );
-}
 
 /**
  * One wrk run as a table row: req/s, wrk's p50 to p99.9 (and the raw ones with a raw
@@ -252,53 +132,12 @@ async function wrk(
   };
 }
 
-/**
- * nginx's worker: the master's first child, once forked. The master opens the listening
- * sockets before it forks, so with its worker there nginx serves.
- */
-async function nginxWorker(master: ChildProcess): Promise<number> {
-  const pid = master.pid!;
-  for (let tries = 0; tries < 200; tries++) {
-    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
-    if (first) return Number(first);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nginx (pid ${pid}) started no worker: see its error log`);
-}
-
-/**
- * One nginx master with one worker, everything under `dir`; `http` and `stream` are the
- * bodies of those blocks (stream loads its module).
- */
-function startNginx(dir: string, blocks: { http: string; stream?: string }): ChildProcess {
-  mkdirSync(dir, { recursive: true });
-  const conf = `${blocks.stream ? 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n' : ''}\
-daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-${blocks.http}}
-${blocks.stream ? `stream {\n${blocks.stream}}\n` : ''}`;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  return spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-}
-
 async function main(): Promise<void> {
   if (values.role === 'backend') return backendRole();
   if (values.role === 'tunnel') return tunnelRole();
   if (values.role === 'gateway') return gatewayRole();
-  if (values.role === 'relay') {
-    const dir = process.env['BENCH_DIR']!;
-    const tls = {
-      key: readFileSync(join(dir, 'site.key')),
-      cert: readFileSync(join(dir, 'site.crt')),
-    };
-    const side = values.side as RelaySide;
-    const port = await startNodeRelay(side, values.hop as RelayHop, Number(values.target), tls);
-    return console.log(JSON.stringify({ port }));
-  }
+  if (values.role === 'relay')
+    return relayRole(values.side as RelaySide, values.hop as RelayHop, Number(values.target));
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-gw-'));
   const cleanups: (() => unknown)[] = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
