@@ -14,13 +14,14 @@ import { type RelayHop, type RelaySide, startNodeRelay } from './node-relay.ts';
  */
 
 const BODY = 'hello from the backend\n';
+const env = process.env as Record<string, string>;
 
 /**
  * With BENCH_PROF=DIR, SIGUSR2 toggles a CPU profile of this process (written to DIR when
  * stopped), so a profile covers only the load run, not start-up and the ledger set-up.
  */
 async function profileOnSignal(label: string): Promise<() => Promise<void>> {
-  const dir = process.env['BENCH_PROF'];
+  const dir = env['BENCH_PROF'];
   if (!dir) return async () => {};
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
@@ -41,16 +42,17 @@ async function profileOnSignal(label: string): Promise<() => Promise<void>> {
   return toggle;
 }
 
+/** The bench's ledger (BENCH_LEDGER), with this process's home (BENCH_HOME). */
+async function benchLedger() {
+  const { LedgerClient } = await import('../../src/ledger/index.ts');
+  return LedgerClient.connect({ url: env['BENCH_LEDGER']!, home: env['BENCH_HOME']! });
+}
+
 /** `--role tunnel`: the backend's tunnel client in its own process, as it runs in production. */
 export async function tunnelRole(): Promise<void> {
   const { Identity } = await import('../../src/identity/index.ts');
-  const { LedgerClient } = await import('../../src/ledger/index.ts');
   const { startTunnel } = await import('../../src/gateway/index.ts');
-  const env = process.env as Record<string, string>;
-  const client = await LedgerClient.connect({
-    url: env['BENCH_LEDGER']!,
-    home: env['BENCH_HOME']!,
-  });
+  const client = await benchLedger();
   const identity = Identity.fromSeed(Buffer.from(env['BENCH_SEED']!, 'hex'));
   process.on('SIGINT', () => process.exit(0));
   await profileOnSignal('tunnel');
@@ -70,14 +72,9 @@ export async function tunnelRole(): Promise<void> {
  * bench's ledger); prints its ports, then `ready` once both bench names have a tunnel.
  */
 export async function gatewayRole(): Promise<void> {
-  const { LedgerClient } = await import('../../src/ledger/index.ts');
   const { startGateway } = await import('../../src/gateway/index.ts');
   const { jsonLogger } = await import('../../src/core/log.ts');
-  const env = process.env as Record<string, string>;
-  const client = await LedgerClient.connect({
-    url: env['BENCH_LEDGER']!,
-    home: env['BENCH_HOME']!,
-  });
+  const client = await benchLedger();
   await client.follower.sync();
   const loopback = { host: '127.0.0.1', port: 0 };
   const gateway = await startGateway({
@@ -125,7 +122,7 @@ export async function backendRole(): Promise<void> {
     res.end(BODY);
   };
   const a = http(handler);
-  const dir = process.env['BENCH_DIR']!;
+  const dir = env['BENCH_DIR']!;
   const b = https(
     { key: readFileSync(join(dir, 'site.key')), cert: readFileSync(join(dir, 'site.crt')) },
     handler,
@@ -142,7 +139,7 @@ export async function backendRole(): Promise<void> {
 
 /** `--role relay`: one side of a bare relay chain (node-relay.ts); prints its port. */
 export async function relayRole(side: RelaySide, hop: RelayHop, target: number): Promise<void> {
-  const dir = process.env['BENCH_DIR']!;
+  const dir = env['BENCH_DIR']!;
   const tls = {
     key: readFileSync(join(dir, 'site.key')),
     cert: readFileSync(join(dir, 'site.crt')),
