@@ -141,16 +141,28 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vdc-bench-gw-'));
   const cleanups: (() => unknown)[] = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
+  /** A role of this bench in its own process (support/gateway-roles.ts), stopped at the end. */
+  const startRole = (
+    role: string,
+    o: { args?: string[]; env?: Record<string, string>; flags?: string[]; stdout?: 'inherit' } = {},
+  ) => {
+    const child = spawn(
+      process.execPath,
+      [...(o.flags ?? []), import.meta.filename, '--role', role, ...(o.args ?? [])],
+      {
+        env: { ...process.env, BENCH_DIR: dir, ...o.env },
+        stdio: ['ignore', o.stdout ?? 'pipe', 'inherit'],
+      },
+    );
+    cleanups.push(() => child.kill('SIGINT'));
+    return child;
+  };
   try {
     makeSelfSignedCert(join(dir, 'site.key'), join(dir, 'site.crt'), {
       cn: `tls.${DOMAIN}`,
       days: 1,
     });
-    const backend = spawn(process.execPath, [import.meta.filename, '--role', 'backend'], {
-      env: { ...process.env, BENCH_DIR: dir },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    cleanups.push(() => backend.kill());
+    const backend = startRole('backend');
     const ports = (await jsonLines(backend)()) as { http: number; https: number };
     const grid = await startGatewayGrid(t);
     const seed = randomBytes(64);
@@ -171,43 +183,32 @@ async function main(): Promise<void> {
         nodes: [],
       });
     await grid.sync();
-    const gatewayProcess = spawn(
-      process.execPath,
-      [...roleFlags, import.meta.filename, '--role', 'gateway'],
-      {
-        env: {
-          ...process.env,
-          BENCH_LEDGER: grid.ledger.url,
-          BENCH_HOME: join(dir, 'gateway-home'),
-          BENCH_GATEWAY: String(grid.gatewayId),
-          BENCH_KEY: join(grid.dir, 'tunnel.key'),
-          BENCH_CERT: join(grid.dir, 'tunnel.crt'),
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
+    const gatewayProcess = startRole('gateway', {
+      flags: roleFlags,
+      env: {
+        BENCH_LEDGER: grid.ledger.url,
+        BENCH_HOME: join(dir, 'gateway-home'),
+        BENCH_GATEWAY: String(grid.gatewayId),
+        BENCH_KEY: join(grid.dir, 'tunnel.key'),
+        BENCH_CERT: join(grid.dir, 'tunnel.crt'),
       },
-    );
-    cleanups.push(() => gatewayProcess.kill('SIGINT'));
+    });
     const fromGateway = jsonLines(gatewayProcess);
     const gw = (await fromGateway()) as { httpPort: number; httpsPort: number; tunnelPort: number };
-    const tunnel = spawn(
-      process.execPath,
-      [...roleFlags, import.meta.filename, '--role', 'tunnel'],
-      {
-        env: {
-          ...process.env,
-          BENCH_LEDGER: grid.ledger.url,
-          BENCH_HOME: join(dir, 'tunnel-home'),
-          BENCH_SEED: seed.toString('hex'),
-          BENCH_TUNNEL_PORT: String(gw.tunnelPort),
-          BENCH_TUNNELS: JSON.stringify([
-            ['bench', ports.http],
-            ['tls', ports.https],
-          ]),
-        },
-        stdio: ['ignore', 'inherit', 'inherit'],
+    const tunnel = startRole('tunnel', {
+      flags: roleFlags,
+      env: {
+        BENCH_LEDGER: grid.ledger.url,
+        BENCH_HOME: join(dir, 'tunnel-home'),
+        BENCH_SEED: seed.toString('hex'),
+        BENCH_TUNNEL_PORT: String(gw.tunnelPort),
+        BENCH_TUNNELS: JSON.stringify([
+          ['bench', ports.http],
+          ['tls', ports.https],
+        ]),
       },
-    );
-    cleanups.push(() => tunnel.kill('SIGINT'));
+      stdout: 'inherit', // prints nothing the bench reads; node flags' output shows
+    });
     await fromGateway(); // ready: both names have their tunnel
     const hosts = join(dir, 'hosts');
     writeFileSync(hosts, `127.0.0.1 localhost bench.${DOMAIN} tls.${DOMAIN}\n`);
@@ -259,22 +260,9 @@ async function main(): Promise<void> {
     // Two bare node relays, nothing parsed: the floor of two node processes, by the hop
     // between them (bench/support/node-relay.ts).
     const relay = async (side: RelaySide, hop: RelayHop, target: number) => {
-      const child = spawn(
-        process.execPath,
-        [
-          import.meta.filename,
-          '--role',
-          'relay',
-          '--side',
-          side,
-          '--hop',
-          hop,
-          '--target',
-          String(target),
-        ],
-        { env: { ...process.env, BENCH_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      cleanups.push(() => child.kill());
+      const child = startRole('relay', {
+        args: ['--side', side, '--hop', hop, '--target', String(target)],
+      });
       return { pid: child.pid!, port: Number((await jsonLines(child)()).port) };
     };
     const relays = new Map<RelayHop, { pids: number[]; port: number }>();
@@ -292,6 +280,8 @@ async function main(): Promise<void> {
       [gatewayProcess.pid, 0],
       [nginx.pid, 0],
       [worker, 0],
+      [hopWorkers[0], 0],
+      [hopWorkers[1], 1],
       ...[...relays.values()].flatMap(({ pids }) => [[pids[0], 0] as const, [pids[1], 1] as const]),
     ] as const)
       await pin(pid, cpu);
@@ -463,5 +453,5 @@ async function main(): Promise<void> {
 }
 
 await main();
-// The backend and tunnel roles keep running until the bench kills them; the bench is done.
+// The roles keep running until the bench stops them; the bench itself is done.
 if (values.role === undefined) process.exit(0);

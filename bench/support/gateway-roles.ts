@@ -42,6 +42,12 @@ async function profileOnSignal(label: string): Promise<() => Promise<void>> {
   return toggle;
 }
 
+/** The backend's TLS key and certificate, which the bench made in BENCH_DIR. */
+function siteTls(): { key: Buffer; cert: Buffer } {
+  const dir = env['BENCH_DIR']!;
+  return { key: readFileSync(join(dir, 'site.key')), cert: readFileSync(join(dir, 'site.crt')) };
+}
+
 /** The bench's ledger (BENCH_LEDGER), with this process's home (BENCH_HOME). */
 async function benchLedger() {
   const { LedgerClient } = await import('../../src/ledger/index.ts');
@@ -122,11 +128,7 @@ export async function backendRole(): Promise<void> {
     res.end(BODY);
   };
   const a = http(handler);
-  const dir = env['BENCH_DIR']!;
-  const b = https(
-    { key: readFileSync(join(dir, 'site.key')), cert: readFileSync(join(dir, 'site.crt')) },
-    handler,
-  );
+  const b = https(siteTls(), handler);
   await new Promise<void>((r) => a.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => b.listen(0, '127.0.0.1', r));
   console.log(
@@ -139,10 +141,5 @@ export async function backendRole(): Promise<void> {
 
 /** `--role relay`: one side of a bare relay chain (node-relay.ts); prints its port. */
 export async function relayRole(side: RelaySide, hop: RelayHop, target: number): Promise<void> {
-  const dir = env['BENCH_DIR']!;
-  const tls = {
-    key: readFileSync(join(dir, 'site.key')),
-    cert: readFileSync(join(dir, 'site.crt')),
-  };
-  console.log(JSON.stringify({ port: await startNodeRelay(side, hop, target, tls) }));
+  console.log(JSON.stringify({ port: await startNodeRelay(side, hop, target, siteTls()) }));
 }
