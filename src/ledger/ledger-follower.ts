@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fail } from '../core/assert.ts';
-import { writeFileAtomic } from '../core/atomic-file.ts';
+import { writeFileAtomicAsync } from '../core/atomic-file.ts';
 import { canonicalize } from '../core/canonical-json.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { asVdcError, VdcError } from '../core/errors.ts';
@@ -32,7 +33,10 @@ import { type SignedHead, verifyHead } from './signed-head.ts';
  *
  * Any of these is a hard error that names the heads involved; the follower then refuses all
  * use until it is rebuilt. The last verified head is kept on disk (`stateFile`), so a
- * restarted follower still refuses a smaller or different log.
+ * restarted follower still refuses a smaller or different log. A head is saved before it is
+ * trusted in memory, never the other way round: a head this process acted on but did not save
+ * would let a restart accept a log rolled back below it. The save runs off the event loop
+ * (a gateway must not stall on the fsyncs of every heartbeat head).
  */
 
 const PAGE = 1000;
@@ -108,7 +112,8 @@ export class LedgerFollower {
    * @throws VdcError LEDGER_ROLLBACK, LEDGER_FORK, LEDGER_ENTRY_REFUSED, LEDGER_SPLIT_VIEW
    *   (final: signed evidence, the follower refuses all use after); LEDGER_REWRITTEN,
    *   LEDGER_HEAD_STALE, HEAD_*, PROOF_*, PEER_* (not final: the answer is refused, a later
-   *   sync may succeed)
+   *   sync may succeed); FILE_WRITE_FAILED (the new head could not be saved, so it is not
+   *   trusted; its leaves are applied already, so `head` may show none until a sync saves one)
    */
   async sync(head?: unknown): Promise<SignedHead> {
     while (this.#syncing) {
@@ -130,9 +135,9 @@ export class LedgerFollower {
     // An old head replayed (by a stale server or someone in between) proves nothing new about
     // freshness: only a later `time` moves the lease that nodes fence on.
     if (old && head.size === old.size && head.time <= old.time && this.#verifiedAt > 0) return old;
+    await this.#saveTrusted(head);
     this.#trusted = head;
     this.#verifiedAt = this.#clock.now();
-    this.#saveTrusted(head);
     return head;
   }
 
@@ -404,10 +409,19 @@ export class LedgerFollower {
     }
   }
 
-  #saveTrusted(head: SignedHead): void {
+  /** @throws VdcError FILE_WRITE_FAILED */
+  async #saveTrusted(head: SignedHead): Promise<void> {
     if (!this.#stateFile) return;
-    mkdirSync(dirname(this.#stateFile), { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.#stateFile, `${JSON.stringify(head)}\n`, 0o600);
+    const dir = dirname(this.#stateFile);
+    // Made on every save, not once: a folder removed while the follower runs comes back.
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch((cause: unknown) =>
+      fail(
+        'FILE_WRITE_FAILED',
+        `could not create ${dir} for the verified ledger head: ${(cause as Error).message}; check the path is a writable folder`,
+        cause,
+      ),
+    );
+    await writeFileAtomicAsync(this.#stateFile, `${JSON.stringify(head)}\n`, 0o600);
   }
 }
 
