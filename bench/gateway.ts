@@ -12,8 +12,10 @@
  *     module with `ssl_preread`;
  * each loaded (--connections), and in a closed loop (--unloaded-connections) and paced on
  * one connection for the latency the proxy itself adds, with the CPU the proxy's processes
- * and the backend spent per request; and the memory one idle tunnel and one open stream
- * cost. The backend and the tunnel client and the gateway each run in their own process,
+ * and the backend spent per request; the paced pass also read per request from the
+ * scheduler's wake-ups (support/sched-trace.ts), after a count of how often the machine
+ * itself stalls a running program (support/host-stalls.ts); and the memory one idle tunnel
+ * and one open stream cost. The backend and the tunnel client and the gateway each run in their own process,
  * as in production (the ledger in this one; the memory figures use a gateway and tunnels
  * in this process). nginx runs one worker: our side is two processes (gateway, tunnel
  * client), all on the same cores as wrk and the backend.
@@ -21,9 +23,9 @@
  * With BENCH_PROF=DIR, CPU profiles of the gateway and the tunnel client covering only our
  * rows are written to DIR.
  *
- * Needs wrk, nginx and libnginx-mod-stream (Debian), openssl, and root: wrk sends the URL's
- * host as SNI, so for passthrough it runs in a private mount namespace whose /etc/hosts maps
- * the bench names to loopback (the host's /etc/hosts is untouched).
+ * Needs wrk, nginx, libnginx-mod-stream and linux-perf (Debian), openssl, and root: wrk
+ * sends the URL's host as SNI, so for passthrough it runs in a private mount namespace whose
+ * /etc/hosts maps the bench names to loopback (the host's /etc/hosts is untouched).
  *
  *   node --expose-gc bench/gateway.ts [--seconds N] [--latency-seconds N] [--connections N]
  *     [--unloaded-connections N] [--only TEXT-IN-ROW-NAMES] [--two-hosts]
@@ -34,7 +36,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { freeLoopbackPort } from '../src/core/free-port.ts';
 import { toHex } from '../src/core/hex.ts';
 import { DOMAIN, startGatewayGrid } from '../src/gateway/gateway-test-kit.ts';
 import { makeSelfSignedCert } from '../src/gateway/index.ts';
@@ -47,9 +48,11 @@ import {
   relayRole,
   tunnelRole,
 } from './support/gateway-roles.ts';
-import { nginxWorker, startNginx } from './support/nginx.ts';
+import { measureHostStalls } from './support/host-stalls.ts';
+import { startNginxPeers } from './support/nginx.ts';
 import type { RelayHop, RelaySide } from './support/node-relay.ts';
 import { cpuSeconds } from './support/process-stats.ts';
+import { chainRow, traceChain } from './support/sched-trace.ts';
 import { runWrk, type WrkRun, writeWrkScript } from './support/wrk.ts';
 
 const run = promisify(execFile);
@@ -98,7 +101,7 @@ async function wrk(
   name: string,
   load: Omit<WrkRun, 'seconds' | 'cpu'> & { seconds?: number },
   cpu: { proxy: number[]; backend: number },
-): Promise<BenchRow> {
+): Promise<BenchRow & { requests: number }> {
   const before = new Map([...cpu.proxy, cpu.backend].map((pid) => [pid, cpuSeconds(pid)]));
   const r = await runWrk({ seconds: SECONDS, ...load, cpu: TWO_HOSTS ? 0 : undefined });
   const perReq = (pids: number[]) =>
@@ -109,6 +112,7 @@ async function wrk(
             r.requests,
         );
   return {
+    requests: r.requests,
     path: name,
     'req/s': Math.round(r.rps),
     'p50 ms': r.latency.p50,
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
     });
     const backend = startRole('backend');
     const ports = (await jsonLines(backend)()) as { http: number; https: number };
-    const grid = await startGatewayGrid(t);
+    const grid = await startGatewayGrid(t, { heartbeatMs: 5_000 });
     const seed = randomBytes(64);
     const owner = Identity.fromSeed(seed);
     await grid.user.client.submit(owner, 'twin.create', {
@@ -212,51 +216,8 @@ async function main(): Promise<void> {
     await fromGateway(); // ready: both names have their tunnel
     const hosts = join(dir, 'hosts');
     writeFileSync(hosts, `127.0.0.1 localhost bench.${DOMAIN} tls.${DOMAIN}\n`);
-    const nginxHttp = await freeLoopbackPort();
-    const nginxKeepalive = await freeLoopbackPort();
-    const nginxStream = await freeLoopbackPort();
-    const nginx = startNginx(dir, {
-      http: `  server { listen 127.0.0.1:${nginxHttp}; location / { proxy_pass http://127.0.0.1:${ports.http}; } }
-  upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${nginxKeepalive};
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-`,
-      stream: `  server { listen 127.0.0.1:${nginxStream}; ssl_preread on; proxy_pass 127.0.0.1:${ports.https}; }
-`,
-    });
-    cleanups.push(() => nginx.kill());
-    // Two nginx processes in a chain, the hop between them over TLS with kept-alive
-    // connections: the shape of ours (gateway → TLS tunnel → tunnel client → backend)
-    // without HTTP/2, for what a second process and hop cost on this host.
-    const hopFront = await freeLoopbackPort();
-    const hopBack = await freeLoopbackPort();
-    const nginxHop = startNginx(join(dir, 'hop'), {
-      http: `  upstream backend { server 127.0.0.1:${ports.http}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${hopBack} ssl;
-    ssl_certificate ${dir}/site.crt; ssl_certificate_key ${dir}/site.key;
-    keepalive_requests 1000000;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-`,
-    });
-    cleanups.push(() => nginxHop.kill());
-    const nginxHopFront = startNginx(join(dir, 'hop-front'), {
-      http: `  upstream hop { server 127.0.0.1:${hopBack}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${hopFront};
-    location / {
-      proxy_pass https://hop; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_ssl_session_reuse on; proxy_ssl_verify off;
-    }
-  }
-`,
-    });
-    cleanups.push(() => nginxHopFront.kill());
-    const worker = await nginxWorker(nginx);
-    const hopWorkers = [await nginxWorker(nginxHopFront), await nginxWorker(nginxHop)];
+    const peers = await startNginxPeers(dir, ports, (stop) => cleanups.push(stop));
+    const { worker, hopWorkers } = peers;
     // Two bare node relays, nothing parsed: the floor of two node processes, by the hop
     // between them (bench/support/node-relay.ts).
     const relay = async (side: RelaySide, hop: RelayHop, target: number) => {
@@ -278,7 +239,7 @@ async function main(): Promise<void> {
       [backend.pid, 1],
       [tunnel.pid, 1],
       [gatewayProcess.pid, 0],
-      [nginx.pid, 0],
+      [peers.master, 0],
       [worker, 0],
       [hopWorkers[0], 0],
       [hopWorkers[1], 1],
@@ -288,16 +249,16 @@ async function main(): Promise<void> {
     const runs: [string, string, number[], string?][] = [
       ['http: client → backend', `http://127.0.0.1:${ports.http}/`, []],
       ['http: → vdc gateway → tunnel → backend', `http://${host}:${gw.httpPort}/`, ours],
-      ['http: → nginx proxy → backend', `http://127.0.0.1:${nginxHttp}/`, [worker], host],
+      ['http: → nginx proxy → backend', `http://127.0.0.1:${peers.ports.proxy}/`, [worker], host],
       [
         'http: → nginx proxy, upstream keepalive → backend',
-        `http://127.0.0.1:${nginxKeepalive}/`,
+        `http://127.0.0.1:${peers.ports.keepalive}/`,
         [worker],
         host,
       ],
       [
         'http: → nginx → TLS → nginx → backend (two processes, kept alive)',
-        `http://127.0.0.1:${hopFront}/`,
+        `http://127.0.0.1:${peers.ports.chain}/`,
         hopWorkers,
         host,
       ],
@@ -321,7 +282,7 @@ async function main(): Promise<void> {
       ],
       [
         'tls: → nginx stream ssl_preread → backend',
-        `https://tls.${DOMAIN}:${nginxStream}/`,
+        `https://tls.${DOMAIN}:${peers.ports.stream}/`,
         [worker],
       ],
     ];
@@ -337,7 +298,8 @@ async function main(): Promise<void> {
       }
       const cpu = { proxy, backend: backend.pid! };
       const load = { url, host: hostHeader, hostsFile: hosts, script: tailScript };
-      rows.push(await wrk(name, { ...load, connections: CONNECTIONS }, cpu));
+      const { requests: _, ...row } = await wrk(name, { ...load, connections: CONNECTIONS }, cpu);
+      rows.push(row);
       if (profiled) {
         gatewayProcess.kill('SIGUSR2');
         tunnel.kill('SIGUSR2');
@@ -352,13 +314,19 @@ async function main(): Promise<void> {
     // wrk's percentiles (corrected for coordinated omission) and the raw ones.
     const rawScript = writeWrkScript(dir, 'raw', { raw: true });
     const paceScript = writeWrkScript(dir, 'paced', { raw: true, paceMs: PACE_MS });
-    const latencyPass = async (connections: number, script: string) => {
+    // The paced pass is also read from the scheduler's wake-ups (support/sched-trace.ts):
+    // what the proxies added to each request, the backend's own leg left out.
+    const traced: BenchRow[] = [];
+    const latencyPass = async (connections: number, script: string, trace = false) => {
       const out: BenchRow[] = [];
       const direct: Record<string, BenchRow> = {};
       for (const [name, url, proxy, hostHeader] of selected) {
         const cpu = { proxy, backend: backend.pid! };
         const load = { url, host: hostHeader, hostsFile: hosts, script, connections };
+        const tracing = trace && proxy.length > 0 ? await traceChain(dir, backend.pid!) : undefined;
         const row = await wrk(name, { ...load, seconds: LATENCY_SECONDS }, cpu);
+        if (tracing)
+          traced.push(chainRow(name, row.requests, await tracing.stop(), [...proxy, backend.pid!]));
         const mode = name.slice(0, name.indexOf(':'));
         if (proxy.length === 0) direct[mode] = row;
         const base = direct[mode];
@@ -384,11 +352,15 @@ async function main(): Promise<void> {
     // raw timing pairs each answer with its thread's last request: one connection a thread
     const unloaded = await latencyPass(UNLOADED, UNLOADED <= 2 ? rawScript : tailScript);
     printTable(`unloaded: ${UNLOADED} connection(s), ${LATENCY_SECONDS} s each (wrk)`, unloaded);
-    const paced = await latencyPass(1, paceScript);
+    // What the machine itself does to a chain's tail, just before the paced pass
+    const stalls = await measureHostStalls(5, process.execPath);
+    printTable('host: gaps a busy loop on each CPU saw (support/host-stalls.ts)', [{ ...stalls }]);
+    const paced = await latencyPass(1, paceScript, true);
     printTable(
       `paced: 1 connection, ${PACE_MS} ms between requests, ${LATENCY_SECONDS} s each (wrk)`,
       paced,
     );
+    printTable('paced, per request from the scheduler: what the proxies added (ms)', traced);
 
     // Memory: both ends of a tunnel live in this process, so the figures cover both.
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -442,7 +414,9 @@ async function main(): Promise<void> {
       unloadedConnections: UNLOADED,
       unloaded,
       paceMs: PACE_MS,
+      hostStalls: stalls,
       paced,
+      traced,
       memory,
     });
     console.log(`\nresults: ${path}`);

@@ -72,17 +72,23 @@ function tempDir(t: T, prefix: string): string {
 
 export async function startGatewayGrid(
   t: T,
-  opts: { headersTimeoutMs?: number; helloTimeoutMs?: number; host?: string } = {},
+  opts: {
+    headersTimeoutMs?: number;
+    helloTimeoutMs?: number;
+    host?: string;
+    /** how often the ledger signs a fresh head; tests keep it rare, the bench as deployed */
+    heartbeatMs?: number;
+  } = {},
 ): Promise<GatewayGrid> {
   // Every listener (ledger and gateway) binds `host`: loopback, or a namespace grid's bridge.
-  const { host = '127.0.0.1', ...gatewayOpts } = opts;
+  const { host = '127.0.0.1', heartbeatMs = 60_000, ...gatewayOpts } = opts;
   const dir = tempDir(t, 'vdc-gw-');
   const ledger = await startLedgerServer({
     store: `sqlite:${join(dir, 'ledger.db')}`,
     listen: `${host}:0`,
     keyFile: join(dir, 'ledger.key'),
     logger: quiet,
-    heartbeatMs: 60_000,
+    heartbeatMs,
   });
   t.after(() => ledger.close());
   const newParty = async (): Promise<Party> => {
