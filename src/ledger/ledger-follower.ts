@@ -131,6 +131,7 @@ export class LedgerFollower {
     const head = verifyHead(given ?? (await this.#get('/v1/head')), this.ledgerKey);
     const old = this.#trusted;
     await this.#checkAgainstTrusted(head);
+    await this.#checkAgainstApplied(head);
     await this.#catchUp(head);
     // An old head replayed (by a stale server or someone in between) proves nothing new about
     // freshness: only a later `time` moves the lease that nodes fence on.
@@ -188,6 +189,23 @@ export class LedgerFollower {
         cause,
       );
     }
+  }
+
+  /**
+   * Leaves applied past the trusted head (a sync that failed after applying them, or whose
+   * head could not be saved) were proven against a head this ledger signed. A new head that
+   * ends among them is checked against them, not only against the trusted head: catching up
+   * would apply nothing, so nothing else would see that it is another history.
+   */
+  async #checkAgainstApplied(head: SignedHead): Promise<void> {
+    const applied = this.#tree.size;
+    if (head.size <= (this.#trusted?.size ?? 0) || head.size > applied) return;
+    const ours = toHex(await this.#tree.root(head.size));
+    if (ours !== head.root)
+      this.#hard(
+        'LEDGER_FORK',
+        `the ledger at ${this.url} signed head (size ${head.size}, root ${head.root}), but the leaves it served and proved before under another of its heads have root ${ours} at that size: it signed two histories; keep the head as evidence`,
+      );
   }
 
   #fork(old: SignedHead, head: SignedHead, why: string): never {

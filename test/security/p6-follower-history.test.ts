@@ -6,7 +6,8 @@
  * and refuses all further use, even when the honest server comes back.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { JsonValue } from '../../src/core/canonical-json.ts';
 import type { ErrorCode } from '../../src/core/error-codes.ts';
@@ -241,6 +242,42 @@ describe('P6 follower: another history signed with the real key', () => {
     proxy.target = b.url;
     assert.ok(b.service.head.size > a.service.head.size);
     await refused(f, 'LEDGER_FORK', before, stateFile);
+  });
+
+  test('a head that ends among leaves applied but not yet trusted, on another history → LEDGER_FORK', async (t) => {
+    // The follower trusts the shared prefix (3 leaves), then applies 2 leaves of A whose head
+    // it cannot save (so it does not trust it); B, signed with the same key, then shows a
+    // head of size 4 over its own leaf 3. It extends the trusted head, and catching up would
+    // apply nothing: only the applied leaves can tell it is another history.
+    const base = await setup(t);
+    const stateFile = join(tempDir(t), 'state', 'head.json');
+    const proxy = await startLyingProxy(t, base.ledger.url);
+    const f = follower(t, proxy.url, base.ledger, stateFile);
+    const prefix = await f.sync();
+    const { ledger: a, copy } = await snapshotLedger(t, base.ledger, base.dir);
+    const b = await startTestLedger(t, copy);
+    await farms((await newUser(t, a.url)).client, base.identity, 'honest', 'more');
+    await farms((await newUser(t, b.url)).client, base.identity, 'forged');
+    assert.equal(b.service.head.size, prefix.size + 1);
+    proxy.target = a.url;
+    const dir = dirname(stateFile);
+    renameSync(dir, `${dir}.away`);
+    writeFileSync(dir, 'not a folder');
+    await assert.rejects(f.sync(), hasCode('FILE_WRITE_FAILED'));
+    rmSync(dir);
+    renameSync(`${dir}.away`, dir);
+    // A's leaves are applied, its head not trusted: the saved head is still the prefix.
+    assert.deepEqual(JSON.parse(readFileSync(stateFile, 'utf8')), prefix);
+    const before = followerState(f, stateFile);
+    proxy.target = b.url;
+    const err = await refused(f, 'LEDGER_FORK', before, stateFile);
+    assert.ok(err.message.includes(b.service.head.root));
+    assert.ok(f.failure, 'signed evidence: the follower refuses all further use');
+    // Control: A's own head of that history is trusted once it can be saved.
+    const honest = follower(t, proxy.url, a, stateFile);
+    proxy.target = a.url;
+    await honest.sync();
+    assert.equal(honest.view.digest(), a.service.projection.digest());
   });
 
   test('control: a follower that verified only the shared prefix follows either branch', async (t) => {
