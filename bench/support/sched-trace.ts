@@ -239,10 +239,17 @@ export async function traceChain(
       String(backendPid),
     ]),
   ];
+  // A perf left recording the whole machine would weigh on whatever runs next: it goes
+  // with the bench, however the bench ends.
+  const kill = () => {
+    for (const { child } of perfs) child.kill('SIGINT');
+  };
+  process.once('exit', kill);
   // perf opens its buffers before it records: give it that time, or the first requests go unseen
   await new Promise((r) => setTimeout(r, 300));
   return {
     async stop() {
+      process.off('exit', kill);
       let text = '';
       for (const { file, child } of perfs) {
         child.kill('SIGINT');
