@@ -70,6 +70,9 @@ export class LedgerFollower {
   #verifiedAt = 0;
   #failure: VdcError | undefined;
   #syncing: Promise<SignedHead> | undefined;
+  /** whether the running sync fetches the ledger's head itself, and how many such began */
+  #syncingFetches = false;
+  #fetchesStarted = 0;
   readonly #created = new Map<number, Record<string, number>>();
 
   constructor(opts: FollowerOptions) {
@@ -108,7 +111,8 @@ export class LedgerFollower {
   /**
    * Fetches the ledger's newest head (or checks `head`, e.g. one a peer gossiped), proves it
    * consistent with what was verified before, and applies every leaf up to it. A call made
-   * while another sync runs waits for it, then syncs again unless that one covered `head`.
+   * while another sync runs waits for it, then syncs again unless that one covered `head`
+   * (without `head`: unless that one fetched the ledger's head after this call).
    * @throws VdcError LEDGER_ROLLBACK, LEDGER_FORK, LEDGER_ENTRY_REFUSED, LEDGER_SPLIT_VIEW
    *   (final: signed evidence, the follower refuses all use after); LEDGER_REWRITTEN,
    *   LEDGER_HEAD_STALE, HEAD_*, PROOF_*, PEER_* (not final: the answer is refused, a later
@@ -116,11 +120,18 @@ export class LedgerFollower {
    *   trusted; its leaves are applied already, so `head` may show none until a sync saves one)
    */
   async sync(head?: unknown): Promise<SignedHead> {
+    // Without a head the caller wants the ledger as it is now: a sync already running may
+    // have read the ledger's head before this call, so only one that fetched its own head
+    // after it will do (a node checking a contract just created must find it).
+    const calledAt = this.#fetchesStarted;
     while (this.#syncing) {
+      const fresh = this.#syncingFetches && this.#fetchesStarted > calledAt;
       const done = await this.#syncing.catch(() => undefined);
-      if (done && (head === undefined || sameHead(done, head))) return done;
+      if (done && (head === undefined ? fresh : sameHead(done, head))) return done;
     }
     if (this.#failure) throw this.#failure;
+    this.#syncingFetches = head === undefined;
+    if (head === undefined) this.#fetchesStarted++;
     this.#syncing = this.#sync(head).finally(() => {
       this.#syncing = undefined;
     });
