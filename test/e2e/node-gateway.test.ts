@@ -60,7 +60,16 @@ describe('gateway workloads on the namespace grid', () => {
       { env: grid.user.env },
     );
     assert.equal(named.code, 0, named.stderr);
-    assert.equal((await curlName(gw, 'web')).status, 502, 'no backend yet');
+    // The gateway follows the ledger: once it has the name (404 before), no backend yet.
+    const first = await waitUntil(
+      'the gateway to follow the new name',
+      async () => {
+        const r = await curlName(gw, 'web');
+        return r.status !== 404 ? r : undefined;
+      },
+      10_000,
+    );
+    assert.equal(first.status, 502, 'no backend yet');
 
     // The deployment: a container and a gateway workload without a grant (the CLI signs it).
     const file = join(grid.dir, 'web.json');
