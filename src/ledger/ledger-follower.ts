@@ -70,9 +70,8 @@ export class LedgerFollower {
   #verifiedAt = 0;
   #failure: VdcError | undefined;
   #syncing: Promise<SignedHead> | undefined;
-  /** whether the running sync fetches the ledger's head itself, and how many such began */
+  /** whether the running sync fetches the ledger's head itself (was given none) */
   #syncingFetches = false;
-  #fetchesStarted = 0;
   readonly #created = new Map<number, Record<string, number>>();
 
   constructor(opts: FollowerOptions) {
@@ -120,18 +119,17 @@ export class LedgerFollower {
    *   trusted; its leaves are applied already, so `head` may show none until a sync saves one)
    */
   async sync(head?: unknown): Promise<SignedHead> {
-    // Without a head the caller wants the ledger as it is now: a sync already running may
-    // have read the ledger's head before this call, so only one that fetched its own head
-    // after it will do (a node checking a contract just created must find it).
-    const calledAt = this.#fetchesStarted;
+    // Without a head the caller wants the ledger as it is now: the sync running at this call
+    // may have read the ledger's head before it, so only a later one that fetched its own
+    // will do (a node checking a contract just created must find it).
+    const running = this.#syncing;
     while (this.#syncing) {
-      const fresh = this.#syncingFetches && this.#fetchesStarted > calledAt;
+      const fresh = this.#syncing !== running && this.#syncingFetches;
       const done = await this.#syncing.catch(() => undefined);
       if (done && (head === undefined ? fresh : sameHead(done, head))) return done;
     }
     if (this.#failure) throw this.#failure;
     this.#syncingFetches = head === undefined;
-    if (head === undefined) this.#fetchesStarted++;
     this.#syncing = this.#sync(head).finally(() => {
       this.#syncing = undefined;
     });
